@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make up` and `make test`. Everything else is installed on first use.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+
+.PHONY: up test bench lint fmt contracts install clean
+
+up: $(SYNCED)  ## run the whole system locally: embedded broker, five services, gateway
+	$(VENV)/bin/civic up
+
+test: $(SYNCED)  ## the full test suite against a real broker and real databases
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(SYNCED)  ## pipeline throughput/latency vs plain aiokafka, and civic up time to ready
+	$(VENV)/bin/python -m bench
+
+lint: $(SYNCED)  ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy civic contracts services gateway bench
+
+contracts: $(SYNCED)  ## regenerate contracts/schemas and contracts/asyncapi.json
+	$(VENV)/bin/civic contracts export
+
+install: $(SYNCED)
+
+# uv is kept in its own small venv so that `uv sync` never uninstalls it from the project's venv.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $(SYNCED)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .data .pytest_cache .mypy_cache .ruff_cache

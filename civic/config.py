@@ -1,0 +1,73 @@
+"""Settings from the environment (prefix ``CIVIC_``), each with a safe local default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A development key is fine on a laptop; production must set CIVIC_PSEUDONYM_KEY, or the pseudonyms
+# used as Kafka keys could be reversed by anyone who can guess resident IDs.
+DEV_PSEUDONYM_KEY = "civic-local-development-key-not-for-production"
+
+
+# The five domain services and where `civic up` runs them locally (gateway on BASE_PORT, then these in order).
+DOMAINS = ("assistance", "eldercare", "marriage", "funeral", "placenames")
+BASE_PORT = 8000
+
+
+def local_service_urls(base_port: int = BASE_PORT) -> dict[str, str]:
+    return {d: f"http://127.0.0.1:{base_port + 1 + i}" for i, d in enumerate(DOMAINS)}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIVIC_", extra="ignore")
+
+    service_name: str = "civic"
+    environment: str = Field("local", description="local | test | production")
+    data_dir: Path = Path(".data")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default is a SQLite file <data_dir>/<service>.db"
+    )
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_partitions: int = 6
+    # Small group timeouts so that a restarted consumer rejoins in seconds; production may raise them.
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 500
+    kafka_rebalance_timeout_ms: int = 3000
+    kafka_request_timeout_ms: int = 10000
+
+    pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+
+    relay_batch_size: int = 500
+    relay_idle_poll_s: float = 0.5
+    relay_retry_max_s: float = 5.0
+
+    consumer_max_attempts: int = 4
+    consumer_backoff_initial_s: float = 0.05
+    consumer_backoff_max_s: float = 2.0
+    consumer_batch_size: int = 500
+
+    service_urls: dict[str, str] = Field(
+        default_factory=local_service_urls, description="gateway routing: domain -> base URL (JSON in env)"
+    )
+    gateway_timeout_s: float = 15.0
+
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    log_json: bool = True
+    otel_exporter: str = Field("none", description="none | console | otlp")
+    otel_endpoint: str | None = None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / (self.service_name + '.db')}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

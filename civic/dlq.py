@@ -1,0 +1,148 @@
+"""Dead letters: events a consumer group could not handle, kept on ``civic.dlq.<group>`` with the reason.
+
+``replay`` sends them back to their original topic, marked for that one group, so the other groups on the
+topic (which handled the event already, or have dead letters of their own) are not disturbed. The replayer
+commits its own offsets on the dead-letter topic, so a dead letter is replayed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+REPLAY_TARGET_HEADER = "civic_replay_group"
+ERROR_HEADER = "civic_dlq_error"
+ORIGIN_HEADERS = ("civic_dlq_topic", "civic_dlq_partition", "civic_dlq_offset")
+_OWN_HEADERS = {ERROR_HEADER, *ORIGIN_HEADERS, "civic_dlq_group", "civic_dlq_failed_at", REPLAY_TARGET_HEADER}
+
+
+def topic_for(group: str) -> str:
+    return f"civic.dlq.{group}"
+
+
+def replayer_group(group: str) -> str:
+    return f"civic.dlq-replayer.{group}"
+
+
+def describe(error: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return text[:2000]
+
+
+async def send(
+    producer: AIOKafkaProducer, group: str, record: ConsumerRecord[bytes, bytes], error: BaseException
+) -> None:
+    """Publish ``record`` unchanged to the group's dead-letter topic, with why and where it came from."""
+    headers = [(k, v) for k, v in record.headers if k not in _OWN_HEADERS]
+    headers += [
+        (ERROR_HEADER, describe(error).encode()),
+        ("civic_dlq_group", group.encode()),
+        ("civic_dlq_topic", record.topic.encode()),
+        ("civic_dlq_partition", str(record.partition).encode()),
+        ("civic_dlq_offset", str(record.offset).encode()),
+        ("civic_dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+    ]
+    await producer.send_and_wait(topic_for(group), record.value, key=record.key, headers=headers)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dlq_offset: int
+    dlq_partition: int
+    event_id: str
+    event_type: str
+    subject: str
+    error: str
+    topic: str
+    partition: int
+    offset: int
+    failed_at: str
+
+    @staticmethod
+    def of(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+        h = {k: v.decode(errors="replace") for k, v in record.headers}
+        return DeadLetter(
+            dlq_offset=record.offset,
+            dlq_partition=record.partition,
+            event_id=h.get("ce_id", "?"),
+            event_type=h.get("ce_type", "?"),
+            subject=h.get("ce_subject", ""),
+            error=h.get(ERROR_HEADER, ""),
+            topic=h.get("civic_dlq_topic", "?"),
+            partition=int(h.get("civic_dlq_partition", "-1")),
+            offset=int(h.get("civic_dlq_offset", "-1")),
+            failed_at=h.get("civic_dlq_failed_at", ""),
+        )
+
+
+async def _read_all(consumer: AIOKafkaConsumer, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Everything on ``topic`` from the consumer's position up to the end as of now."""
+    partitions = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    if not tps:
+        return []
+    end = await consumer.end_offsets(tps)
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    while any(await consumer.position(tp) < end[tp] for tp in tps if tp in consumer.assignment()):
+        batch = await consumer.getmany(timeout_ms=1000)
+        for recs in batch.values():
+            records.extend(recs)
+    return records
+
+
+async def list_dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
+    topic = topic_for(group)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.topics()  # load metadata
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        return [DeadLetter.of(r) for r in await _read_all(consumer, topic)]
+    finally:
+        await consumer.stop()
+
+
+async def replay(bootstrap: str, group: str, *, session_timeout_ms: int = 6000) -> list[DeadLetter]:
+    """Send every dead letter not replayed before back to its topic, for ``group`` only."""
+    topic = topic_for(group)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=replayer_group(group),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(100, session_timeout_ms // 10),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        records = await _read_all(consumer, topic)
+        replayed = []
+        for record in records:
+            letter = DeadLetter.of(record)
+            headers = [(k, v) for k, v in record.headers if k not in _OWN_HEADERS]
+            headers.append((REPLAY_TARGET_HEADER, group.encode()))
+            await producer.send_and_wait(letter.topic, record.value, key=record.key, headers=headers)
+            replayed.append(letter)
+        if records:
+            last: dict[TopicPartition, int] = {}
+            for r in records:
+                last[TopicPartition(r.topic, r.partition)] = r.offset + 1
+            await consumer.commit(last)
+        return replayed
+    finally:
+        await consumer.stop()
+        await producer.stop()

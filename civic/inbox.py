@@ -1,0 +1,40 @@
+"""Inbox: the ids of events a consumer group has handled, written in the same transaction as the handling.
+
+A redelivered event (the relay published it twice, or the consumer died before committing its offset) finds
+its id here and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+class InboxRecord(SQLModel, table=True):
+    __tablename__ = "inbox"
+
+    consumer_group: str = Field(primary_key=True, max_length=200)
+    event_id: str = Field(primary_key=True, max_length=64)
+    event_type: str = Field(max_length=200)
+    handled_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+async def already_handled(session: AsyncSession, group: str, event_ids: Iterable[str]) -> set[str]:
+    ids = list(event_ids)
+    if not ids:
+        return set()
+    rows = await session.exec(
+        select(InboxRecord.event_id).where(
+            InboxRecord.consumer_group == group,
+            InboxRecord.event_id.in_(ids),  # type: ignore[attr-defined]
+        )
+    )
+    return set(rows.all())
+
+
+def mark_handled(session: AsyncSession, group: str, event_id: str, event_type: str) -> None:
+    session.add(InboxRecord(consumer_group=group, event_id=event_id, event_type=event_type))

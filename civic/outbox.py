@@ -1,0 +1,182 @@
+"""Transactional outbox and its relay.
+
+``Outbox.add`` writes an event into the same database transaction as the state change it describes, so both
+commit or neither does. The ``Relay`` publishes committed rows to Kafka in batches (acks=all), in the order they
+were written, and deletes them only after the broker acknowledged them. If the process dies after publishing
+but before deleting, the rows are published again on restart: a duplicate, which consumers' inboxes absorb.
+While the broker is unreachable the relay keeps retrying with backoff; rows simply wait in the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from opentelemetry import propagate
+from sqlalchemy import delete, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from civic.config import Settings
+from civic.events import Envelope, Event, PersonEvent, encode
+from civic.identity import pseudonym
+
+log = logging.getLogger("civic.outbox")
+
+
+class OutboxRecord(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    event_type: str = Field(max_length=200)
+    topic: str = Field(max_length=200)
+    key: str = Field(max_length=200)
+    headers: str  # JSON list of [name, value]; CloudEvents attribute values are text
+    value: bytes
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+class Outbox:
+    """Writes events into a session's transaction and wakes the relay when that transaction commits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.source = f"/civic/{settings.service_name}"
+        self._key = settings.pseudonym_key.get_secret_value().encode()
+        self.committed = asyncio.Event()
+
+    def key_for(self, event: Event) -> str:
+        subject = event.subject()
+        return pseudonym(subject, self._key) if isinstance(event, PersonEvent) else subject
+
+    def record(self, event: Event) -> OutboxRecord:
+        """The outbox row for ``event``, with the envelope taken from the current journey and trace."""
+        key = self.key_for(event)
+        envelope = Envelope.new(event.type, source=self.source, subject=key, traceparent=current_traceparent())
+        value = event.model_dump_json().encode()
+        headers = encode(envelope, value)
+        return OutboxRecord(
+            event_id=envelope.id,
+            event_type=event.type,
+            topic=event.topic(),
+            key=key,
+            headers=json.dumps([(name, value.decode()) for name, value in headers]),
+            value=value,
+        )
+
+    def add(self, session: AsyncSession, event: Event) -> str:
+        """Stage ``event`` in ``session``; it is published only if the session's transaction commits."""
+        row = self.record(event)
+        session.add(row)
+        self._wake_relay_after_commit(session)
+        return row.event_id
+
+    def _wake_relay_after_commit(self, session: AsyncSession) -> None:
+        sync_session = session.sync_session
+        if sync_session.info.get("civic_outbox_listener"):
+            return
+        sync_session.info["civic_outbox_listener"] = True
+        event.listen(sync_session, "after_commit", lambda _s: self.committed.set())
+
+
+class Relay:
+    """Publishes outbox rows to Kafka, oldest first, and deletes them once acknowledged."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, outbox: Outbox) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.outbox = outbox
+        self.producer: AIOKafkaProducer | None = None
+        self.published = 0
+        self.healthy = False
+        self.connected_once = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                if self.producer is None:
+                    self.producer = await self._start_producer()
+                    self.connected_once.set()
+                # Cleared before reading, so a commit that lands while we publish is not slept through.
+                self.outbox.committed.clear()
+                sent = await self.publish_batch(self.producer)
+                self.healthy = True
+                backoff = 0.1
+                if sent == 0:
+                    await self._wait_for_work()
+            except (KafkaError, OSError) as exc:
+                self.healthy = False
+                log.warning("relay cannot publish yet; retrying in %.1fs", backoff, extra={"error": str(exc)})
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self.settings.relay_retry_max_s)
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=self.settings.kafka_request_timeout_ms,
+            max_batch_size=256 * 1024,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
+    async def publish_batch(self, producer: AIOKafkaProducer) -> int:
+        async with AsyncSession(self.engine) as session:
+            rows = (
+                await session.exec(
+                    select(OutboxRecord.seq, OutboxRecord.topic, OutboxRecord.key, OutboxRecord.headers,
+                           OutboxRecord.value)
+                    .order_by(OutboxRecord.seq)  # type: ignore[arg-type]
+                    .limit(self.settings.relay_batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        # Sends are queued in order; aiokafka keeps at most one request in flight per broker connection,
+        # so events with the same key (same partition) reach the log in the order they were written.
+        futures = []
+        for _seq, topic, key, headers, value in rows:
+            hdrs = [(name, val.encode()) for name, val in json.loads(headers)]
+            futures.append(await producer.send(topic, value, key=key.encode(), headers=hdrs))
+        await asyncio.gather(*futures)
+        async with AsyncSession(self.engine) as session, session.begin():
+            await session.exec(delete(OutboxRecord).where(OutboxRecord.seq.in_([r[0] for r in rows])))  # type: ignore[union-attr,call-overload]
+        self.published += len(rows)
+        return len(rows)
+
+    async def _wait_for_work(self) -> None:
+        try:
+            await asyncio.wait_for(self.outbox.committed.wait(), timeout=self.settings.relay_idle_poll_s)
+        except TimeoutError:
+            pass
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.outbox.committed.set()
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None

@@ -1,0 +1,13 @@
+"""Eldercare (养老服务). Its routes and reactions arrive with its own issue; today it is health and plumbing."""
+
+from fastapi import FastAPI
+
+from civic.app import create_app
+from civic.config import Settings
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    return create_app(settings or Settings(service_name="eldercare"), title="civic · eldercare")
+
+
+app = build_app()

@@ -1,0 +1,13 @@
+"""Marriage registration (婚姻登记). Its routes and reactions arrive with its own issue; today it is health and plumbing."""
+
+from fastapi import FastAPI
+
+from civic.app import create_app
+from civic.config import Settings
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    return create_app(settings or Settings(service_name="marriage"), title="civic · marriage registration")
+
+
+app = build_app()
