@@ -106,8 +106,9 @@ class RequestContext:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise problems.Problem(413, "body-too-large", "Request body too large",
-                                           f"The limit is {self.max_body_bytes} bytes.")
+                    raise problems.Problem(
+                        413, "body-too-large", "Request body too large", f"The limit is {self.max_body_bytes} bytes."
+                    )
             return message
 
         return wrapped
@@ -219,6 +220,8 @@ def health_router() -> APIRouter:
         else:
             checks["broker"] = "ok" if relay.healthy else "unreachable (events wait in the outbox)"
         checks["consumers"] = {r.group: vars(r.stats) for r in service.runners}
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     return router

@@ -82,15 +82,13 @@ class RunnerStats:
 
 
 class ConsumerRunner:
-    def __init__(
-        self, settings: Settings, engine: AsyncEngine, outbox: Outbox, group: str, handlers: Handlers
-    ) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, outbox: Outbox, group: str, handlers: Handlers) -> None:
         self.settings = settings
         self.engine = engine
         self.outbox = outbox
         self.group = group
         self.handlers: dict[str, tuple[type[Event], Sequence[Handler]]] = {
-            cls.type: (cls, hs) for cls, hs in handlers.items()
+            cls.type_name: (cls, hs) for cls, hs in handlers.items()
         }
         self.topics = sorted({cls.topic() for cls in handlers})
         self.stats = RunnerStats()
@@ -115,18 +113,24 @@ class ConsumerRunner:
                 backoff = 0.1
             except CommitFailedError as exc:
                 # The group rebalanced; the new owner gets the batch again and its inbox absorbs it.
-                log.warning("offset commit failed after handling; events will be redelivered", extra={"error": str(exc)})
+                log.warning(
+                    "offset commit failed after handling; events will be redelivered", extra={"error": str(exc)}
+                )
             except (KafkaError, OSError, *INFRASTRUCTURE_ERRORS) as exc:
-                log.warning("consumer %s cannot proceed; retrying in %.1fs", self.group, backoff,
-                            extra={"error": repr(exc)})
+                log.warning(
+                    "consumer %s cannot proceed; retrying in %.1fs", self.group, backoff, extra={"error": repr(exc)}
+                )
                 self._rewind(batch)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self.settings.relay_retry_max_s)
 
     async def _connect(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
         if self.producer is None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                                        request_timeout_ms=self.settings.kafka_request_timeout_ms)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                acks="all",
+                request_timeout_ms=self.settings.kafka_request_timeout_ms,
+            )
             try:
                 await producer.start()
             except BaseException:
@@ -143,8 +147,9 @@ class ConsumerRunner:
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
                 rebalance_timeout_ms=self.settings.kafka_rebalance_timeout_ms,
-                request_timeout_ms=max(self.settings.kafka_request_timeout_ms,
-                                       self.settings.kafka_session_timeout_ms + 1000),
+                request_timeout_ms=max(
+                    self.settings.kafka_request_timeout_ms, self.settings.kafka_session_timeout_ms + 1000
+                ),
                 max_poll_records=self.settings.consumer_batch_size,
             )
             try:
@@ -288,8 +293,12 @@ class ConsumerRunner:
         except INFRASTRUCTURE_ERRORS:
             raise  # the database is down or busy: not this event's fault, so rewind and wait instead
         except Exception as exc:
-            log.error("event %s failed %d times; sending it to the dead-letter topic", item.received.envelope.id,
-                      self.settings.consumer_max_attempts, extra={"error": repr(exc)})
+            log.error(
+                "event %s failed %d times; sending it to the dead-letter topic",
+                item.received.envelope.id,
+                self.settings.consumer_max_attempts,
+                extra={"error": repr(exc)},
+            )
             await self._dead_letter(producer, item.record, exc)
 
     async def _dead_letter(

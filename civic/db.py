@@ -40,6 +40,13 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel table class (for bulk statements on hot paths)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 async def create_tables(engine: AsyncEngine, tables: Iterable[Table]) -> None:
     """Create the given tables if missing (until the services move to Alembic migrations)."""
     async with engine.begin() as conn:

@@ -87,11 +87,13 @@ async def _read_all(consumer: AIOKafkaConsumer, topic: str) -> list[ConsumerReco
         return []
     end = await consumer.end_offsets(tps)
     records: list[ConsumerRecord[bytes, bytes]] = []
-    while any(await consumer.position(tp) < end[tp] for tp in tps if tp in consumer.assignment()):
-        batch = await consumer.getmany(timeout_ms=1000)
+    while True:
+        behind = [tp for tp in tps if tp in consumer.assignment() and await consumer.position(tp) < end[tp]]
+        if not behind:
+            return records
+        batch = await consumer.getmany(*behind, timeout_ms=1000)
         for recs in batch.values():
             records.extend(recs)
-    return records
 
 
 async def list_dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:

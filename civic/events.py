@@ -33,29 +33,29 @@ current_causation_id: ContextVar[str | None] = ContextVar("civic_causation_id", 
 
 
 class Event(BaseModel):
-    """Base of every integration event. Subclasses set ``type`` and describe the data as fields.
+    """Base of every integration event. Subclasses set ``type_name`` and describe the data as fields.
 
     Consumers ignore fields they do not know, so a producer may add optional fields without a new version.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    type: ClassVar[str]
+    type_name: ClassVar[str]
     registry: ClassVar[dict[str, type[Event]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "type" not in cls.__dict__:
+        if "type_name" not in cls.__dict__:
             return  # an abstract base such as PersonEvent
-        if not TYPE_PATTERN.match(cls.type):
-            raise ValueError(f"{cls.__name__}.type {cls.type!r} must look like civic.<domain>.<fact>.v<N>")
-        if cls.type in Event.registry and Event.registry[cls.type].__qualname__ != cls.__qualname__:
-            raise ValueError(f"event type {cls.type} is declared twice")
-        Event.registry[cls.type] = cls
+        if not TYPE_PATTERN.match(cls.type_name):
+            raise ValueError(f"{cls.__name__}.type_name {cls.type_name!r} must look like civic.<domain>.<fact>.v<N>")
+        if cls.type_name in Event.registry and Event.registry[cls.type_name].__qualname__ != cls.__qualname__:
+            raise ValueError(f"event type {cls.type_name} is declared twice")
+        Event.registry[cls.type_name] = cls
 
     @classmethod
     def domain(cls) -> str:
-        match = TYPE_PATTERN.match(cls.type)
+        match = TYPE_PATTERN.match(cls.type_name)
         assert match is not None
         return match["domain"]
 
@@ -157,7 +157,7 @@ class Received:
         try:
             return cls.model_validate_json(self.value)
         except ValidationError as exc:
-            raise UnparseableEvent(f"data does not match {cls.type}: {_short_errors(exc)}") from exc
+            raise UnparseableEvent(f"data does not match {cls.type_name}: {_short_errors(exc)}") from exc
 
 
 def decode(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], value: bytes | None) -> Received:

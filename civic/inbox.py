@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.db import table_of
+
 
 class InboxRecord(SQLModel, table=True):
     __tablename__ = "inbox"
@@ -27,13 +29,11 @@ async def already_handled(session: AsyncSession, group: str, event_ids: Iterable
     ids = list(event_ids)
     if not ids:
         return set()
-    rows = await session.exec(
-        select(InboxRecord.event_id).where(
-            InboxRecord.consumer_group == group,
-            InboxRecord.event_id.in_(ids),  # type: ignore[attr-defined]
-        )
+    table = table_of(InboxRecord)
+    rows = await (await session.connection()).execute(
+        select(table.c.event_id).where(table.c.consumer_group == group, table.c.event_id.in_(ids))
     )
-    return set(rows.all())
+    return {row[0] for row in rows}
 
 
 def mark_handled(session: AsyncSession, group: str, event_id: str, event_type: str) -> None:

@@ -49,8 +49,8 @@ class MaskResidentIds(logging.Filter):
 
 
 class _Formatter(JsonFormatter):
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
-        return mask_in_text(super().formatException(ei))
+    def formatException(self, ei: Any) -> str:
+        return mask_in_text(str(super().formatException(ei)))
 
 
 def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:

@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.config import Settings
+from civic.db import table_of
 from civic.events import Envelope, Event, PersonEvent, encode
 from civic.identity import pseudonym
 
@@ -30,6 +31,8 @@ log = logging.getLogger("civic.outbox")
 
 
 class OutboxRecord(SQLModel, table=True):
+    """An event waiting to be published: envelope headers and data, encoded once at write time."""
+
     __tablename__ = "outbox"
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -63,12 +66,12 @@ class Outbox:
     def record(self, event: Event) -> OutboxRecord:
         """The outbox row for ``event``, with the envelope taken from the current journey and trace."""
         key = self.key_for(event)
-        envelope = Envelope.new(event.type, source=self.source, subject=key, traceparent=current_traceparent())
+        envelope = Envelope.new(event.type_name, source=self.source, subject=key, traceparent=current_traceparent())
         value = event.model_dump_json().encode()
         headers = encode(envelope, value)
         return OutboxRecord(
             event_id=envelope.id,
-            event_type=event.type,
+            event_type=event.type_name,
             topic=event.topic(),
             key=key,
             headers=json.dumps([(name, value.decode()) for name, value in headers]),
@@ -139,12 +142,12 @@ class Relay:
         return producer
 
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
-        async with AsyncSession(self.engine) as session:
+        table = table_of(OutboxRecord)  # Core on the hot path: no ORM objects for rows we only forward
+        async with self.engine.connect() as conn:
             rows = (
-                await session.exec(
-                    select(OutboxRecord.seq, OutboxRecord.topic, OutboxRecord.key, OutboxRecord.headers,
-                           OutboxRecord.value)
-                    .order_by(OutboxRecord.seq)  # type: ignore[arg-type]
+                await conn.execute(
+                    select(table.c.seq, table.c.topic, table.c.key, table.c.headers, table.c.value)
+                    .order_by(table.c.seq)
                     .limit(self.settings.relay_batch_size)
                 )
             ).all()
@@ -157,8 +160,8 @@ class Relay:
             hdrs = [(name, val.encode()) for name, val in json.loads(headers)]
             futures.append(await producer.send(topic, value, key=key.encode(), headers=hdrs))
         await asyncio.gather(*futures)
-        async with AsyncSession(self.engine) as session, session.begin():
-            await session.exec(delete(OutboxRecord).where(OutboxRecord.seq.in_([r[0] for r in rows])))  # type: ignore[union-attr,call-overload]
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(table).where(table.c.seq.in_([row[0] for row in rows])))
         self.published += len(rows)
         return len(rows)
 

@@ -90,8 +90,13 @@ def install(app: FastAPI) -> None:
         errors = _validation_errors(exc)
         fields = ", ".join(e["field"] for e in errors)
         return problem_response(
-            request, 422, "validation-error", "The request is not valid", f"Invalid fields: {fields}",
-            field=errors[0]["field"] if errors else None, errors=errors,
+            request,
+            422,
+            "validation-error",
+            "The request is not valid",
+            f"Invalid fields: {fields}",
+            field=errors[0]["field"] if errors else None,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -103,5 +108,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return problem_response(request, 500, "internal-error", "Internal error",
-                                "The error was logged; quote the request id when asking about it.")
+        return problem_response(
+            request,
+            500,
+            "internal-error",
+            "Internal error",
+            "The error was logged; quote the request id when asking about it.",
+        )

@@ -13,7 +13,7 @@ from civic.money import Yuan
 class CaseOpened(PersonEvent):
     """A benefit case was opened for a resident (who is the beneficiary)."""
 
-    type = "civic.assistance.case-opened.v1"
+    type_name = "civic.assistance.case-opened.v1"
 
     case_id: str
     benefit: str = Field(description="benefit code, e.g. dibao (低保)")
@@ -35,7 +35,7 @@ class BenefitsOfDeceasedStopped(PersonEvent):
     that assistance has done its part.
     """
 
-    type = "civic.assistance.benefits-of-deceased-stopped.v1"
+    type_name = "civic.assistance.benefits-of-deceased-stopped.v1"
 
     death_registration_id: str
     stopped_from: date

@@ -19,7 +19,7 @@ class Reporter(BaseModel):
 class DeathRegistered(PersonEvent):
     """A death was registered; this starts 身后一件事 (the after-death one-thing workflow)."""
 
-    type = "civic.funeral.death-registered.v1"
+    type_name = "civic.funeral.death-registered.v1"
 
     registration_id: str
     date_of_death: date

@@ -10,8 +10,16 @@ from civic.problems import Problem
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the client library sets itself are not forwarded.
 _HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "host", "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
 }
 
 router = APIRouter(tags=["routing"])
@@ -21,13 +29,22 @@ def _forwardable(headers: httpx.Headers | dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
 
 
-@router.api_route("/api/{domain}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                  include_in_schema=True, summary="Route a request to a domain service")
+@router.api_route(
+    "/api/{domain}/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=True,
+    summary="Route a request to a domain service",
+)
 async def route_to_service(domain: str, path: str, request: Request, service: ServiceDep) -> Response:
     base = service.settings.service_urls.get(domain)
     if base is None:
-        raise Problem(404, "unknown-domain", "No such service", f"known: {', '.join(service.settings.service_urls)}",
-                      field="domain")
+        raise Problem(
+            404,
+            "unknown-domain",
+            "No such service",
+            f"known: {', '.join(service.settings.service_urls)}",
+            field="domain",
+        )
     client: httpx.AsyncClient = request.app.state.http
     headers = _forwardable(dict(request.headers))
     headers["x-request-id"] = request.state.request_id
@@ -40,6 +57,10 @@ async def route_to_service(domain: str, path: str, request: Request, service: Se
             headers=headers,
         )
     except httpx.TransportError as exc:
-        raise Problem(502, "service-unavailable", f"The {domain} service is unavailable",
-                      "Try again shortly; nothing was changed if the request did not reach the service.") from exc
+        raise Problem(
+            502,
+            "service-unavailable",
+            f"The {domain} service is unavailable",
+            "Try again shortly; nothing was changed if the request did not reach the service.",
+        ) from exc
     return Response(upstream.content, status_code=upstream.status_code, headers=_forwardable(upstream.headers))

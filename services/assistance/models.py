@@ -46,7 +46,7 @@ class CaseCreate(BaseModel):
     benefit: Benefit = Benefit.DIBAO
     resident_id: ResidentId
     region_code: str = Field(pattern=r"^[0-9]{6}$", description="county-level region code, e.g. 371000 (威海)")
-    monthly_amount: Yuan = Field(description="yuan per month, e.g. \"690.00\"")
+    monthly_amount: Yuan = Field(description='yuan per month, e.g. "690.00"')
     paid_from: date = Field(description="first day of the first month paid")
 
     @field_validator("paid_from")

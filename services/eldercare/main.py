@@ -1,4 +1,7 @@
-"""Eldercare (养老服务). Its routes and reactions arrive with its own issue; today it is health and plumbing."""
+"""Eldercare (养老服务).
+
+Its routes and reactions arrive with its own issue; today it is health and the kernel's plumbing.
+"""
 
 from fastapi import FastAPI
 

@@ -19,7 +19,9 @@ router = APIRouter(prefix="/deaths", tags=["death registration"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def register_death(body: DeathRegistrationCreate, session: SessionDep, outbox: OutboxDep) -> DeathRegistrationPublic:
+async def register_death(
+    body: DeathRegistrationCreate, session: SessionDep, outbox: OutboxDep
+) -> DeathRegistrationPublic:
     """Register a death. This starts 身后一件事: the other departments act on the published event."""
     try:
         rules.check_date_of_death(body.resident_id, body.date_of_death, date.today())
@@ -33,8 +35,9 @@ async def register_death(body: DeathRegistrationCreate, session: SessionDep, out
         )
     ).first()
     if existing is not None:
-        raise Conflict("already-registered", "This death is already registered",
-                       f"registration {existing.id}", field="resident_id")
+        raise Conflict(
+            "already-registered", "This death is already registered", f"registration {existing.id}", field="resident_id"
+        )
     journey_id = current_correlation_id.get() or str(uuid.uuid4())
     token = current_correlation_id.set(journey_id)
     try:

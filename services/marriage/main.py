@@ -1,4 +1,7 @@
-"""Marriage registration (婚姻登记). Its routes and reactions arrive with its own issue; today it is health and plumbing."""
+"""Marriage registration (婚姻登记).
+
+Its routes and reactions arrive with its own issue; today it is health and the kernel's plumbing.
+"""
 
 from fastapi import FastAPI
 

@@ -1,4 +1,7 @@
-"""Place names and door plates (区划地名). Its routes and reactions arrive with its own issue; today it is health and plumbing."""
+"""Place names and door plates (区划地名).
+
+Its routes and reactions arrive with its own issue; today it is health and the kernel's plumbing.
+"""
 
 from fastapi import FastAPI
 
