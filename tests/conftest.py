@@ -7,6 +7,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+
 from civic.broker import EmbeddedBroker, ensure_topics, system_topics
 
 # Test runs must never pick up a developer's local settings.

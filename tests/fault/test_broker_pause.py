@@ -8,7 +8,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from civic.broker import EmbeddedBroker
-
 from tests.conftest import eventually
 from tests.kit import (
     ConsumerSide,

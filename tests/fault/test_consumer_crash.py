@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from civic.broker import EmbeddedBroker
 
+from civic.broker import EmbeddedBroker
 from civic.db import make_engine
 from tests.conftest import eventually
 from tests.kit import EFFECT_TABLES, ThingNoted, count_effects, inbox_ids, message_of, settings_for

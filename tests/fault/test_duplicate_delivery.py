@@ -6,8 +6,8 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from civic.broker import EmbeddedBroker
 
+from civic.broker import EmbeddedBroker
 from tests.conftest import eventually
 from tests.kit import ConsumerSide, Noter, ThingNoted, count_effects, inbox_ids, message_of, settings_for
 

@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from civic.broker import EmbeddedBroker
 
 from civic import dlq
+from civic.broker import EmbeddedBroker
 from tests.conftest import eventually
 from tests.kit import ConsumerSide, Noter, ThingNoted, count_effects, effects, message_of, settings_for
 

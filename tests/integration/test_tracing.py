@@ -7,12 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from civic.broker import EmbeddedBroker
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from civic.broker import EmbeddedBroker
 from services.assistance.main import build_app as build_assistance
 from services.funeral.main import build_app as build_funeral
 from tests.conftest import eventually
