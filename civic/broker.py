@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -58,7 +58,7 @@ class EmbeddedBroker:
         assert self.process is not None, "broker not started"
         return self.process.pid
 
-    def start(self, timeout: float = 10.0, preexec_fn: object = None) -> EmbeddedBroker:
+    def start(self, timeout: float = 10.0, preexec_fn: Callable[[], object] | None = None) -> EmbeddedBroker:
         if port_in_use(self.port):
             raise RuntimeError(f"port {self.port} is already in use; is another broker running?")
         url = f"tcp://127.0.0.1:{self.port}"
@@ -67,7 +67,7 @@ class EmbeddedBroker:
             [str(tansu_path()), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=out,
             stderr=subprocess.STDOUT if self.log_path else subprocess.PIPE,
-            preexec_fn=preexec_fn,  # type: ignore[arg-type]
+            preexec_fn=preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while not port_in_use(self.port):

@@ -55,9 +55,9 @@ class HandlerContext:
     outbox: Outbox
     envelope: Envelope
 
-    def publish(self, event: Event) -> str:
-        """Write a follow-up event; it carries this event's journey id and names it as its cause."""
-        return self.outbox.add(self.session, event)
+    async def publish(self, *events: Event) -> list[str]:
+        """Write follow-up events; they carry this event's journey id and name it as their cause."""
+        return await self.outbox.add(self.session, *events)
 
 
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
@@ -151,6 +151,7 @@ class ConsumerRunner:
                     self.settings.kafka_request_timeout_ms, self.settings.kafka_session_timeout_ms + 1000
                 ),
                 max_poll_records=self.settings.consumer_batch_size,
+                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             )
             try:
                 await consumer.start()
@@ -246,8 +247,8 @@ class ConsumerRunner:
                 continue
             seen.add(env.id)
             await self._run_handlers(session, item)
-            mark_handled(session, self.group, env.id, env.type)
             done.append(item.received)
+        await mark_handled(session, self.group, [(r.envelope.id, r.envelope.type) for r in done])
         return done
 
     async def _run_handlers(self, session: AsyncSession, item: _Item) -> None:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 500
     kafka_rebalance_timeout_ms: int = 3000
     kafka_request_timeout_ms: int = 10000
+    # How long the broker may hold a fetch waiting for data: bounds the latency an idle consumer adds.
+    kafka_fetch_max_wait_ms: int = 50
 
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
 

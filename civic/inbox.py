@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,5 +36,9 @@ async def already_handled(session: AsyncSession, group: str, event_ids: Iterable
     return {row[0] for row in rows}
 
 
-def mark_handled(session: AsyncSession, group: str, event_id: str, event_type: str) -> None:
-    session.add(InboxRecord(consumer_group=group, event_id=event_id, event_type=event_type))
+async def mark_handled(session: AsyncSession, group: str, events: Iterable[tuple[str, str]]) -> None:
+    """Record ``(event_id, event_type)`` pairs as handled by ``group``, in the session's transaction."""
+    now = datetime.now(UTC)
+    rows = [{"consumer_group": group, "event_id": i, "event_type": t, "handled_at": now} for i, t in events]
+    if rows:
+        await (await session.connection()).execute(insert(table_of(InboxRecord)), rows)

@@ -13,11 +13,12 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from opentelemetry import propagate
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -63,27 +64,32 @@ class Outbox:
         subject = event.subject()
         return pseudonym(subject, self._key) if isinstance(event, PersonEvent) else subject
 
-    def record(self, event: Event) -> OutboxRecord:
+    def record(self, event: Event) -> dict[str, Any]:
         """The outbox row for ``event``, with the envelope taken from the current journey and trace."""
         key = self.key_for(event)
         envelope = Envelope.new(event.type_name, source=self.source, subject=key, traceparent=current_traceparent())
         value = event.model_dump_json().encode()
         headers = encode(envelope, value)
-        return OutboxRecord(
-            event_id=envelope.id,
-            event_type=event.type_name,
-            topic=event.topic(),
-            key=key,
-            headers=json.dumps([(name, value.decode()) for name, value in headers]),
-            value=value,
-        )
+        return {
+            "event_id": envelope.id,
+            "event_type": event.type_name,
+            "topic": event.topic(),
+            "key": key,
+            "headers": json.dumps([(name, val.decode()) for name, val in headers]),
+            "value": value,
+            "created_at": envelope.time,
+        }
 
-    def add(self, session: AsyncSession, event: Event) -> str:
-        """Stage ``event`` in ``session``; it is published only if the session's transaction commits."""
-        row = self.record(event)
-        session.add(row)
-        self._wake_relay_after_commit(session)
-        return row.event_id
+    async def add(self, session: AsyncSession, *events: Event) -> list[str]:
+        """Write ``events`` in ``session``'s transaction; they are published only if it commits.
+
+        A Core insert, not ORM objects: on the hot path, building ORM instances cost more than the write.
+        """
+        rows = [self.record(e) for e in events]
+        if rows:
+            await session.execute(insert(table_of(OutboxRecord)), rows)
+            self._wake_relay_after_commit(session)
+        return [row["event_id"] for row in rows]
 
     def _wake_relay_after_commit(self, session: AsyncSession) -> None:
         sync_session = session.sync_session

@@ -111,8 +111,7 @@ class ProducerSide:
         batch = list(events)
         for i in range(0, len(batch), per_transaction):
             async with AsyncSession(self.engine) as session:
-                for event in batch[i : i + per_transaction]:
-                    ids.append(self.outbox.add(session, event))
+                ids += await self.outbox.add(session, *batch[i : i + per_transaction])
                 await session.commit()
         return ids
 
@@ -176,5 +175,5 @@ def message_of(event: Event, settings: Settings) -> Message:
     import json
 
     row = Outbox(settings).record(event)
-    headers = [(name, value.encode()) for name, value in json.loads(row.headers)]
-    return Message(row.event_id, row.topic, row.key.encode(), row.value, headers)
+    headers = [(name, value.encode()) for name, value in json.loads(row["headers"])]
+    return Message(row["event_id"], row["topic"], row["key"].encode(), row["value"], headers)

@@ -23,7 +23,7 @@ async def open_case(body: CaseCreate, session: SessionDep, outbox: OutboxDep) ->
         paid_from=body.paid_from,
     )
     session.add(case)
-    outbox.add(
+    await outbox.add(
         session,
         CaseOpened(
             resident_id=case.resident_id,

@@ -24,7 +24,7 @@ async def stop_benefits_of_deceased(event: DeathRegistered, ctx: HandlerContext)
         case.stopped_from = stopped_from
         case.stop_reason = f"death registered ({event.registration_id})"
         ctx.session.add(case)
-    ctx.publish(
+    await ctx.publish(
         BenefitsOfDeceasedStopped(
             resident_id=event.resident_id,
             death_registration_id=event.registration_id,

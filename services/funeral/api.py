@@ -50,7 +50,7 @@ async def register_death(
             journey_id=journey_id,
         )
         session.add(reg)
-        outbox.add(
+        await outbox.add(
             session,
             DeathRegistered(
                 resident_id=reg.resident_id,
