@@ -69,7 +69,7 @@ class Outbox:
         key = self.key_for(event)
         envelope = Envelope.new(event.type_name, source=self.source, subject=key, traceparent=current_traceparent())
         value = event.model_dump_json().encode()
-        headers = encode(envelope, value)
+        headers = encode(envelope)
         return {
             "event_id": envelope.id,
             "event_type": event.type_name,
