@@ -15,6 +15,7 @@ class LoadGenerated(Event):
     """A benchmark event; ``written_at`` is the wall-clock time the producer wrote it."""
 
     type_name = "civic.bench.load-generated.v1"
+    published = False
 
     key: str
     seq: int

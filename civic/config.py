@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # A development key is fine on a laptop; production must set CIVIC_PSEUDONYM_KEY, or the pseudonyms
 # used as Kafka keys could be reversed by anyone who can guess resident IDs.
 DEV_PSEUDONYM_KEY = "civic-local-development-key-not-for-production"
+# Signs the identity the gateway forwards to the services. Production sets CIVIC_INTERNAL_KEY to a secret
+# shared by the gateway and the services only.
+DEV_INTERNAL_KEY = "civic-local-internal-identity-key-not-for-production"
 
 
 # The five domain services and where `civic up` runs them locally (gateway on BASE_PORT, then these in order).
@@ -43,6 +46,7 @@ class Settings(BaseSettings):
     kafka_fetch_max_wait_ms: int = 50
 
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    internal_key: SecretStr = SecretStr(DEV_INTERNAL_KEY)
 
     relay_batch_size: int = 500
     relay_idle_poll_s: float = 0.5

@@ -37,6 +37,8 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     type_name: ClassVar[str]
+    # False for events that are not part of the published language (test and benchmark events).
+    published: ClassVar[bool] = True
     registry: ClassVar[dict[str, type[Event]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -2,13 +2,13 @@
 
 Each service is its own process (as in production), on its own SQLite file under the data directory. The
 supervisor waits until every one is ready, prints where to go, and on Ctrl-C or SIGTERM stops them all. The
-children also get a parent-death signal, so even a supervisor killed with SIGKILL leaves nothing behind.
+children run in their own sessions (so a terminal's Ctrl-C reaches only the supervisor, which stops them in
+order) and get a parent-death signal, so even a supervisor killed with SIGKILL leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import signal
@@ -17,18 +17,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
-from civic.broker import EmbeddedBroker, ensure_topics, port_in_use, system_topics
+from civic.broker import EmbeddedBroker, ensure_topics, parent_death_preexec, port_in_use, system_topics
 from civic.config import DOMAINS, Settings, local_service_urls
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: ask the kernel to SIGTERM us when the supervisor dies.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -49,11 +45,27 @@ class Child:
             return ""
 
 
-def _apps(base_port: int) -> list[tuple[str, str, int]]:
+def apps(base_port: int) -> list[tuple[str, str, int]]:
+    """(name, ASGI app, port) of every process ``civic up`` runs: the gateway first, then the services."""
     urls = local_service_urls(base_port)
-    apps = [("gateway", "gateway.main:app", base_port)]
-    apps += [(d, f"services.{d}.main:app", int(urls[d].rsplit(":", 1)[1])) for d in DOMAINS]
-    return apps
+    return [("gateway", "gateway.main:app", base_port)] + [
+        (d, f"services.{d}.main:app", int(urls[d].rsplit(":", 1)[1])) for d in DOMAINS
+    ]
+
+
+def child_env(data_dir: Path, bootstrap: str, base_port: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "CIVIC_KAFKA_BOOTSTRAP": bootstrap,
+        "CIVIC_DATA_DIR": str(data_dir),
+        "CIVIC_SERVICE_URLS": json.dumps(local_service_urls(base_port)),
+        "CIVIC_ENVIRONMENT": "local",
+        "PYTHONUNBUFFERED": "1",  # so a crashed child's last words are in its log
+    }
+    # One database URL for all would put six services in one database; each must get <data_dir>/<name>.db.
+    env.pop("CIVIC_DATABASE_URL", None)
+    env.pop("CIVIC_SERVICE_NAME", None)
+    return env
 
 
 def _spawn(name: str, target: str, port: int, env: dict[str, str], logs: Path) -> Child:
@@ -61,121 +73,146 @@ def _spawn(name: str, target: str, port: int, env: dict[str, str], logs: Path) -
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning", "--timeout-graceful-shutdown", "5"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_die_with_parent,
+             "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "5"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, preexec_fn=parent_death_preexec(),
         )  # fmt: skip
     return Child(name, port, process, log)
 
 
-async def _wait_ready(children: list[Child], deadline: float) -> Child | None:
-    """None when all are ready; otherwise the child that died or was not ready in time."""
+def _wait_ready(children: list[Child], deadline: float, stopping: list[int]) -> Child | None:
+    """None when every child answers /readyz with 200; otherwise the first that died or was not ready in time."""
     pending = list(children)
-    async with httpx.AsyncClient(timeout=2) as client:
-        while pending:
+    with httpx.Client(timeout=1.0) as client:
+        while pending and not stopping:
             for child in list(pending):
                 if child.process.poll() is not None:
                     return child
                 try:
-                    if (await client.get(child.url + "/readyz")).status_code == 200:
+                    if client.get(child.url + "/readyz").status_code == 200:
                         pending.remove(child)
                 except httpx.TransportError:
-                    pass
+                    pass  # not listening yet: still importing, or still in its lifespan startup
             if pending and time.monotonic() > deadline:
                 return pending[0]
-            await asyncio.sleep(0.05)
+            time.sleep(0.05)
     return None
 
 
-def _stop(children: list[Child], broker: EmbeddedBroker) -> None:
+def _stop(children: list[Child], broker: EmbeddedBroker | None) -> None:
+    # The services go first, so that they can still flush to the broker while they shut down.
     for child in children:
         if child.process.poll() is None:
             child.process.terminate()
     deadline = time.monotonic() + 10
     for child in children:
         try:
-            child.process.wait(max(0.1, deadline - time.monotonic()))
+            child.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            print(f"civic up: {child.name} did not stop within 10 s; killing it", file=sys.stderr)
             child.process.kill()
             child.process.wait()
-    broker.stop()
+    if broker is not None:
+        broker.stop()
+
+
+def _fail(message: str) -> int:
+    print(f"civic up: {message}", file=sys.stderr, flush=True)
+    return 1
 
 
 def run_up(data_dir: Path, base_port: int = 8000, broker_port: int = 19092, ready_timeout_s: float = 60) -> int:
+    """Run everything until SIGINT/SIGTERM (exit code 0), or until something fails (1)."""
     started = time.monotonic()
-    apps = _apps(base_port)
-    busy = [p for p in [broker_port, *(port for _, _, port in apps)] if port_in_use(p)]
+    processes = apps(base_port)
+    ports = [broker_port, *(port for _, _, port in processes)]
+    if len(set(ports)) != len(ports):
+        return _fail(f"the broker port {broker_port} collides with the HTTP ports {base_port}–{base_port + 5}")
+    busy = [p for p in ports if port_in_use(p)]
     if busy:
-        print(f"civic up: port(s) {', '.join(map(str, busy))} already in use — is civic already running?",
-              file=sys.stderr)  # fmt: skip
-        return 1
+        return _fail(f"port {', '.join(map(str, busy))} already in use — is civic (or something else) running?")
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    broker = EmbeddedBroker(broker_port, log_path=logs / "broker.log")
-    broker.start(preexec_fn=_die_with_parent)
+    # A list rather than a flag, so the handler can record which signal without `nonlocal`.
+    stopping: list[int] = []
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    previous = {s: signal.signal(s, request_stop) for s in _STOP_SIGNALS}
+    broker: EmbeddedBroker | None = None
     children: list[Child] = []
-    stop_requested = False
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     try:
-        asyncio.run(ensure_topics(broker.bootstrap, system_topics(), Settings().kafka_partitions))
-        env = {
-            **os.environ,
-            "CIVIC_KAFKA_BOOTSTRAP": broker.bootstrap,
-            "CIVIC_DATA_DIR": str(data_dir),
-            "CIVIC_SERVICE_URLS": json.dumps(local_service_urls(base_port)),
-            "CIVIC_ENVIRONMENT": "local",
-        }
-        env.pop("CIVIC_DATABASE_URL", None)  # each service must get its own database file
-        children = [_spawn(name, target, port, env, logs) for name, target, port in apps]
-        failed = asyncio.run(_wait_ready(children, time.monotonic() + ready_timeout_s))
+        broker = EmbeddedBroker(broker_port, log_path=logs / "broker.log", supervised=True)
+        try:
+            broker.start()
+            asyncio.run(ensure_topics(broker.bootstrap, system_topics(), Settings().kafka_partitions))
+        except Exception as exc:
+            return _fail(f"the broker did not start: {exc}")
+        env = child_env(data_dir, broker.bootstrap, base_port)
+        children = [_spawn(name, target, port, env, logs) for name, target, port in processes]
+        failed = _wait_ready(children, time.monotonic() + ready_timeout_s, stopping)
+        if stopping:
+            return 0
         if failed is not None:
-            state = "exited" if failed.process.poll() is not None else "was not ready in time"
-            print(f"civic up: {failed.name} {state}. Last lines of {failed.log}:\n{failed.tail()}", file=sys.stderr)
-            return 1
-        _print_ready(children, broker, data_dir, time.monotonic() - started)
-        while not stop_requested:
+            state = (
+                f"exited with {failed.process.returncode}"
+                if failed.process.poll() is not None
+                else f"was not ready within {ready_timeout_s:g} s"
+            )
+            return _fail(f"{failed.name} {state}; stopping everything. Last lines of {failed.log}:\n{failed.tail()}")
+        print(banner(children, broker, data_dir, time.monotonic() - started), flush=True)
+        while not stopping:
             dead = next((c for c in children if c.process.poll() is not None), None)
             if dead is not None:
-                print(f"civic up: {dead.name} exited ({dead.process.returncode}); stopping everything.\n"
-                      f"Last lines of {dead.log}:\n{dead.tail()}", file=sys.stderr)  # fmt: skip
-                return 1
+                return _fail(
+                    f"{dead.name} exited with {dead.process.returncode}; stopping everything. "
+                    f"Last lines of {dead.log}:\n{dead.tail()}"
+                )
             time.sleep(0.2)
         print("civic up: stopping…", flush=True)
         return 0
     finally:
         _stop(children, broker)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
-def _print_ready(children: list[Child], broker: EmbeddedBroker, data_dir: Path, seconds: float) -> None:
+def banner(children: list[Child], broker: EmbeddedBroker, data_dir: Path, seconds: float) -> str:
     gateway = children[0]
+    sample = (
+        '{"resident_id": "110101194802290018", "date_of_death": "2024-05-01", '
+        '"reported_by": {"name": "张三", "relation": "子女"}}'
+    )
     lines = [
         f"civic is up — ready in {seconds:.1f} s",
         "",
-        f"  gateway      {gateway.url}    (routes /api/<service>/…; docs {gateway.url}/docs)",
-    ]
-    lines += [f"  {c.name:<12} {c.url}/docs" for c in children[1:]]
-    lines += [
-        f"  broker       {broker.bootstrap}  (watch it: civic events tail --bootstrap {broker.bootstrap})",
-        f"  data, logs   {data_dir}  ({data_dir / 'logs'})",
+        f"  gateway      {gateway.url}  (/api/<service>/… ; docs {gateway.url}/docs)",
+        *(f"  {c.name:<12} {c.url}/docs" for c in children[1:]),
+        f"  broker       {broker.bootstrap}  (watch: civic events tail --bootstrap {broker.bootstrap})",
+        f"  data         {data_dir}",
+        f"  logs         {data_dir / 'logs'}",
+        "",
+        f"  try: curl -sX POST {gateway.url}/api/funeral/deaths -H 'content-type: application/json' -d '{sample}'",
         "",
         "Ctrl-C to stop.",
     ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m civic.local", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"))
+    parser.add_argument("--base-port", "--port", type=int, default=8000, help="gateway port; services take +1..+5")
+    parser.add_argument("--broker-port", type=int, default=19092)
+    parser.add_argument("--ready-timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    return run_up(args.data_dir, args.base_port, args.broker_port, args.ready_timeout)
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path(".data"))
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--broker-port", type=int, default=19092)
-    args = parser.parse_args()
-    sys.exit(run_up(args.data_dir, args.port, args.broker_port))
+    sys.exit(main())

@@ -64,3 +64,14 @@ async def route_to_service(domain: str, path: str, request: Request, service: Se
             "Try again shortly; nothing was changed if the request did not reach the service.",
         ) from exc
     return Response(upstream.content, status_code=upstream.status_code, headers=_forwardable(upstream.headers))
+
+
+# One route per method, so that each has its own operationId in the OpenAPI document.
+for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+    router.add_api_route(
+        "/api/{domain}/{path:path}",
+        route_to_service,
+        methods=[_method],
+        operation_id=f"route_{_method.lower()}_to_service",
+        summary=f"Route a {_method} request to a domain service",
+    )

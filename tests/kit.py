@@ -29,6 +29,7 @@ class ThingNoted(Event):
     """A test fact. ``run`` separates tests that share the topic; ``key`` orders; ``seq`` counts per key."""
 
     type_name = "civic.testkit.thing-noted.v1"
+    published = False
 
     run: str
     key: str
