@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, Field
 
 from civic.events import PersonEvent
+from civic.identity import ResidentId
 from civic.money import Yuan
 
 
@@ -40,3 +41,34 @@ class BenefitsOfDeceasedStopped(PersonEvent):
     death_registration_id: str
     stopped_from: date
     cases: list[StoppedBenefit]
+
+
+class BenefitApproved(PersonEvent):
+    """A benefit was approved for a household; ``resident_id`` is the applicant, ``members`` the whole household.
+
+    Funeral keeps its own projection of these (free basic funeral services for people in difficulty); eldercare
+    enrols elderly members in the difficult-elderly subsidy (救助一件事).
+    """
+
+    type_name = "civic.assistance.benefit-approved.v1"
+
+    case_id: str
+    benefit: str = Field(description="benefit code: dibao, dibao_edge, tekun, temporary, disability_living, ...")
+    household_id: str
+    members: list[ResidentId]
+    region_code: str = Field(pattern=r"^[0-9]{6}$")
+    monthly_amount: Yuan
+    effective_from: date
+
+
+class BenefitTerminated(PersonEvent):
+    """A benefit ended for a household (``resident_id`` is the applicant) from ``effective_from``."""
+
+    type_name = "civic.assistance.benefit-terminated.v1"
+
+    case_id: str
+    benefit: str
+    household_id: str
+    members: list[ResidentId]
+    effective_from: date
+    reason: str

@@ -25,3 +25,14 @@ class DeathRegistered(PersonEvent):
     date_of_death: date
     registered_at: datetime
     reported_by: Reporter
+
+
+class DeathRevoked(PersonEvent):
+    """A death registered in error was revoked by a funeral caseworker. Every department undoes what it did on
+    the registration (the compensation of 身后一件事) and says so."""
+
+    type_name = "civic.funeral.death-revoked.v1"
+
+    registration_id: str
+    reason: str = Field(min_length=1, max_length=500)
+    revoked_at: datetime
