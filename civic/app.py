@@ -141,6 +141,7 @@ def create_app(
     description: str = "",
 ) -> FastAPI:
     """``resources`` are extra async context managers (an HTTP client, say) held open while the app runs."""
+    settings.refuse_development_secrets()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
     engine = db.make_engine(settings.resolved_database_url())

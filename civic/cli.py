@@ -44,6 +44,27 @@ def up(
     raise typer.Exit(run_up(data_dir, base_port=port, broker_port=broker_port))
 
 
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="citizen, caseworker, auditor, department or operator")],
+    subject: Annotated[str, typer.Option(help="a citizen's resident ID, or a staff/system account id")],
+    domain: Annotated[str | None, typer.Option(help="a caseworker's domain, e.g. funeral")] = None,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    ttl: Annotated[int, typer.Option(help="seconds the token is valid")] = 3600,
+    data_dir: Annotated[Path, typer.Option(help="the data directory of `civic up`")] = Path(".data"),
+) -> None:
+    """Print a bearer token from the local development issuer (accepted by a gateway run by `civic up`)."""
+    from civic.auth import Role
+    from gateway.tokens import issue_dev_token
+
+    try:
+        parsed = Role(role)
+    except ValueError as exc:
+        raise typer.BadParameter(f"one of {', '.join(r.value for r in Role)}", param_hint="--role") from exc
+    settings = Settings(data_dir=data_dir)
+    print(issue_dev_token(settings, role=parsed, subject=subject, domain=domain, name=name, ttl_s=ttl))
+
+
 @events_app.command("tail")
 def events_tail(
     type_: Annotated[str | None, typer.Option("--type", help="only this event type")] = None,

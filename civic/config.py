@@ -62,11 +62,29 @@ class Settings(BaseSettings):
     )
     gateway_timeout_s: float = 15.0
 
+    # Bearer tokens at the gateway: an OIDC provider's JWKS in production; or, only when explicitly enabled,
+    # the development issuer whose key lives in the data directory (`civic up` enables it; `civic token` signs).
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str = "civic"
+    dev_issuer: bool = False
+
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
     log_json: bool = True
     otel_exporter: str = Field("none", description="none | console | otlp")
     otel_endpoint: str | None = None
+
+    def refuse_development_secrets(self) -> None:
+        """In production the development keys would make pseudonyms reversible and identities forgeable."""
+        if self.environment != "production":
+            return
+        weak = [name for name, value, dev in (
+            ("CIVIC_PSEUDONYM_KEY", self.pseudonym_key, DEV_PSEUDONYM_KEY),
+            ("CIVIC_INTERNAL_KEY", self.internal_key, DEV_INTERNAL_KEY),
+        ) if value.get_secret_value() == dev or len(value.get_secret_value()) < 32]  # fmt: skip
+        if weak:
+            raise RuntimeError(f"production needs strong secrets (32+ characters) in {', '.join(weak)}")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -60,6 +61,11 @@ def child_env(data_dir: Path, bootstrap: str, base_port: int) -> dict[str, str]:
         "CIVIC_DATA_DIR": str(data_dir),
         "CIVIC_SERVICE_URLS": json.dumps(local_service_urls(base_port)),
         "CIVIC_ENVIRONMENT": "local",
+        # Local only: the gateway accepts tokens from `civic token`, signed with <data_dir>/dev-issuer.pem.
+        "CIVIC_DEV_ISSUER": "true",
+        # A fresh key per run for the identity the gateway forwards: the well-known development default would
+        # let anyone who reaches a service port directly claim to be anyone.
+        "CIVIC_INTERNAL_KEY": os.environ.get("CIVIC_INTERNAL_KEY") or secrets.token_urlsafe(32),
         "PYTHONUNBUFFERED": "1",  # so a crashed child's last words are in its log
     }
     # One database URL for all would put six services in one database; each must get <data_dir>/<name>.db.
@@ -195,7 +201,10 @@ def banner(children: list[Child], broker: EmbeddedBroker, data_dir: Path, second
         f"  data         {data_dir}",
         f"  logs         {data_dir / 'logs'}",
         "",
-        f"  try: curl -sX POST {gateway.url}/api/funeral/deaths -H 'content-type: application/json' -d '{sample}'",
+        "  try it (a funeral caseworker's token from the local development issuer, then a death registration):",
+        f"    TOKEN=$(civic token --role caseworker --subject cw-1 --domain funeral --data-dir {data_dir})",
+        f'    curl -sX POST {gateway.url}/api/funeral/deaths -H "authorization: Bearer $TOKEN" '
+        f"-H 'content-type: application/json' -d '{sample}'",
         "",
         "Ctrl-C to stop.",
     ]

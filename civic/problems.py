@@ -27,9 +27,11 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         field: str | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail or title)
+        self.headers = headers or {}
         self.status = status
         self.kind = kind
         self.title = title
@@ -83,7 +85,9 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(request, exc.status, exc.kind, exc.title, exc.detail, field=exc.field, **exc.extra)
+        response = problem_response(request, exc.status, exc.kind, exc.title, exc.detail, field=exc.field, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

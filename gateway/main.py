@@ -12,6 +12,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from civic.app import create_app
 from civic.config import Settings
 from gateway.proxy import router
+from gateway.tokens import TokenVerifier
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +23,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         async with httpx.AsyncClient(timeout=settings.gateway_timeout_s) as client:
             HTTPXClientInstrumentor.instrument_client(client)
             app.state.http = client
+            app.state.tokens = TokenVerifier(settings)
             yield
 
     return create_app(settings, title="civic · gateway", routers=[router], resources=[upstream_client])

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from civic.config import local_service_urls
+from civic.auth import Role
+from civic.config import Settings, local_service_urls
+from gateway.tokens import issue_dev_token
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Ctrl-C to stop"
@@ -54,6 +56,13 @@ class CivicSystem:
     def children(self) -> set[int]:
         """Live processes started for this system (services, gateway, broker), found by scanning /proc."""
         return live_processes(self.data_dir, self.broker_port) - {self.proc.pid}
+
+    def token(self, role: Role, subject: str, domain: str | None = None) -> str:
+        """A bearer token from this system's development issuer, as `civic token` prints it."""
+        return issue_dev_token(Settings(data_dir=self.data_dir), role=role, subject=subject, domain=domain)
+
+    def auth(self, role: Role, subject: str, domain: str | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(role, subject, domain)}"}
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:

@@ -11,20 +11,26 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from civic.auth import Role
 from tests.conftest import eventually
 from tests.factories import resident_id
+
+
+def staff(civic_system: Any, domain: str) -> dict[str, str]:
+    headers: dict[str, str] = civic_system.auth(Role.CASEWORKER, f"cw-{domain}", domain)
+    return headers
 
 
 async def test_a_registered_death_stops_the_deceaseds_benefit_from_next_month(civic_system: Any) -> None:
     deceased = resident_id(date(1941, 7, 15))
     async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
-        case = await api.post("/api/assistance/cases", json={
+        case = await api.post("/api/assistance/cases", headers=staff(civic_system, "assistance"), json={
             "resident_id": deceased, "region_code": "371002", "monthly_amount": "690.00", "paid_from": "2025-01-01",
         })  # fmt: skip
         assert case.status_code == 201, case.text
         case_id = case.json()["id"]
 
-        death = await api.post("/api/funeral/deaths", json={
+        death = await api.post("/api/funeral/deaths", headers=staff(civic_system, "funeral"), json={
             "resident_id": deceased, "date_of_death": "2026-10-31",
             "reported_by": {"name": "刘洋", "relation": "子女"},
         })  # fmt: skip
@@ -33,11 +39,11 @@ async def test_a_registered_death_stops_the_deceaseds_benefit_from_next_month(ci
         assert registration["resident_id"] == deceased[:6] + "********" + deceased[14:]
 
         async def stopped() -> bool:
-            got = (await api.get(f"/api/assistance/cases/{case_id}")).json()
+            got = (await api.get(f"/api/assistance/cases/{case_id}", headers=staff(civic_system, "assistance"))).json()
             return bool(got["status"] == "stopped")
 
         await eventually(stopped, what="the 低保 case stopped after the death")
-        final = (await api.get(f"/api/assistance/cases/{case_id}")).json()
+        final = (await api.get(f"/api/assistance/cases/{case_id}", headers=staff(civic_system, "assistance"))).json()
         assert final["stopped_from"] == "2026-11-01", "paid through the month of death, stopped from the next"
         assert registration["id"] in final["stop_reason"]
 
@@ -49,7 +55,7 @@ async def test_a_registered_death_stops_the_deceaseds_benefit_from_next_month(ci
 
 async def test_a_death_without_benefits_is_still_answered_by_assistance(civic_system: Any) -> None:
     async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
-        death = await api.post("/api/funeral/deaths", json={
+        death = await api.post("/api/funeral/deaths", headers=staff(civic_system, "funeral"), json={
             "resident_id": resident_id(date(1938, 1, 2), female=True), "date_of_death": "2026-11-01",
             "reported_by": {"name": "某医院", "relation": "医院"},
         })  # fmt: skip
@@ -60,14 +66,14 @@ async def test_a_death_without_benefits_is_still_answered_by_assistance(civic_sy
 
 async def test_bad_input_through_the_gateway_is_a_problem_naming_the_field(civic_system: Any) -> None:
     async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
-        response = await api.post("/api/funeral/deaths", json={
+        response = await api.post("/api/funeral/deaths", headers=staff(civic_system, "funeral"), json={
             "resident_id": "371002194107150000", "date_of_death": "2026-11-01",
             "reported_by": {"name": "a", "relation": "b"},
         })  # fmt: skip
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["field"] == "resident_id"
-        unknown = await api.get("/api/nowhere/x")
+        unknown = await api.get("/api/nowhere/x", headers=staff(civic_system, "funeral"))
         assert unknown.status_code == 404
         assert unknown.json()["type"].endswith("/unknown-domain")
 

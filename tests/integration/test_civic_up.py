@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from civic.auth import Role
 from tests.e2e.conftest import (
     ROOT,
     CivicSystem,
@@ -44,7 +45,8 @@ def test_up_serves_then_sigterm_stops_everything(tmp_path: Path) -> None:
         with httpx.Client(timeout=5) as client:
             for url in sorted(printed):
                 assert client.get(f"{url}/readyz").status_code == 200, url
-            assert client.get(f"{system.gateway_url}/api/funeral/healthz").status_code == 200
+            operator = system.auth(Role.OPERATOR, "op-1")  # the banner's own advice: a token from `civic token`
+            assert client.get(f"{system.gateway_url}/api/funeral/healthz", headers=operator).status_code == 200
         pids = system.children()
         assert len(pids) == CHILDREN, pids
 

@@ -1,0 +1,44 @@
+"""Settings: safe local defaults, and production refuses the development secrets."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from civic.config import DEV_INTERNAL_KEY, DEV_PSEUDONYM_KEY, Settings
+
+STRONG = "k" * 40
+
+
+def test_local_defaults_need_no_configuration() -> None:
+    settings = Settings(service_name="funeral")
+    assert settings.resolved_database_url() == "sqlite+aiosqlite:///.data/funeral.db"
+    settings.refuse_development_secrets()  # fine outside production
+
+
+@pytest.mark.parametrize(
+    ("pseudonym", "internal", "named"),
+    [
+        (DEV_PSEUDONYM_KEY, STRONG, "CIVIC_PSEUDONYM_KEY"),
+        (STRONG, DEV_INTERNAL_KEY, "CIVIC_INTERNAL_KEY"),
+        (STRONG, "short", "CIVIC_INTERNAL_KEY"),
+    ],
+)
+def test_production_refuses_development_or_weak_secrets(pseudonym: str, internal: str, named: str) -> None:
+    settings = Settings(environment="production", pseudonym_key=SecretStr(pseudonym), internal_key=SecretStr(internal))
+    with pytest.raises(RuntimeError, match=named):
+        settings.refuse_development_secrets()
+
+
+def test_production_with_strong_secrets_starts() -> None:
+    Settings(
+        environment="production", pseudonym_key=SecretStr(STRONG), internal_key=SecretStr(STRONG + "x")
+    ).refuse_development_secrets()
+
+
+def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVIC_DATABASE_URL", "postgresql+asyncpg://u:p@db/assistance")
+    monkeypatch.setenv("CIVIC_SERVICE_URLS", '{"funeral": "http://funeral:8000"}')
+    settings = Settings()
+    assert settings.resolved_database_url() == "postgresql+asyncpg://u:p@db/assistance"
+    assert settings.service_urls == {"funeral": "http://funeral:8000"}
