@@ -72,3 +72,104 @@ class BenefitTerminated(PersonEvent):
     members: list[ResidentId]
     effective_from: date
     reason: str
+
+
+class ApplicationSubmitted(PersonEvent):
+    """A household applied for a benefit (``resident_id`` is the applicant of the household)."""
+
+    type_name = "civic.assistance.application-submitted.v1"
+
+    application_id: str
+    household_id: str
+    benefit: str
+
+
+class ApplicationRejected(PersonEvent):
+    """A caseworker rejected an application, with the reason the citizen is shown."""
+
+    type_name = "civic.assistance.application-rejected.v1"
+
+    application_id: str
+    household_id: str
+    benefit: str
+    reason: str
+
+
+class BenefitChanged(PersonEvent):
+    """The monthly amount of a benefit changes from ``effective_from`` (recalculation, review, a death ...)."""
+
+    type_name = "civic.assistance.benefit-changed.v1"
+
+    case_id: str
+    benefit: str
+    household_id: str | None
+    previous_amount: Yuan
+    monthly_amount: Yuan
+    effective_from: date
+    reason: str
+
+
+class BenefitSuspended(PersonEvent):
+    """Payment of a benefit is suspended from ``effective_from`` (the case stays open)."""
+
+    type_name = "civic.assistance.benefit-suspended.v1"
+
+    case_id: str
+    benefit: str
+    household_id: str | None
+    effective_from: date
+    reason: str
+
+
+class BenefitReinstated(PersonEvent):
+    """A suspended or stopped benefit is paid again; the months missed are paid as ``back_pay``.
+
+    Consumers of ``BenefitTerminated`` should also consume this: a benefit stopped by a death registered in error
+    comes back this way.
+    """
+
+    type_name = "civic.assistance.benefit-reinstated.v1"
+
+    case_id: str
+    benefit: str
+    household_id: str | None
+    members: list[ResidentId]
+    monthly_amount: Yuan
+    reinstated_from: date
+    back_pay: Yuan
+    back_pay_months: list[date]
+    reason: str
+
+
+class PaymentIssued(PersonEvent):
+    """One month of a benefit was paid (``kind`` regular, or back_pay for a month missed)."""
+
+    type_name = "civic.assistance.payment-issued.v1"
+
+    case_id: str
+    benefit: str
+    month: date
+    kind: str
+    amount: Yuan
+
+
+class HouseholdCompositionChanged(PersonEvent):
+    """Someone joined or left a household (``resident_id`` is the applicant; ``members`` the household after)."""
+
+    type_name = "civic.assistance.household-composition-changed.v1"
+
+    household_id: str
+    change: str = Field(description="joined | left | died | death revoked")
+    member: ResidentId
+    members: list[ResidentId]
+
+
+class BenefitsOfDeceasedReinstated(PersonEvent):
+    """Compensation of ``BenefitsOfDeceasedStopped``: the death was revoked and the benefits it stopped are paid
+    again, with back-pay. Published once per revoked death, also when nothing had been stopped."""
+
+    type_name = "civic.assistance.benefits-of-deceased-reinstated.v1"
+
+    death_registration_id: str
+    cases: list[StoppedBenefit]
+    back_pay: Yuan

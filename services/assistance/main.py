@@ -1,21 +1,31 @@
-"""Social assistance (社会救助): benefit cases, and their part in the one-thing workflows."""
+"""Social assistance (社会救助): households, applications, benefits and payments, and their part in the
+one-thing workflows."""
 
 from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
-from services.assistance.api import router
+from services.assistance import applications, cases, households, payments, policy_api, visits
 from services.assistance.handlers import HANDLERS
-from services.assistance.models import Case
+from services.assistance.models import TABLES
+from services.assistance.policy_store import policy_loaded
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     return create_app(
         settings or Settings(service_name="assistance"),
         title="civic · social assistance",
-        routers=[router],
-        tables=[Case.__table__],  # type: ignore[attr-defined]
+        routers=[
+            households.router,
+            applications.router,
+            cases.router,
+            payments.router,
+            policy_api.router,
+            visits.router,
+        ],
+        tables=TABLES,
         handlers=HANDLERS,
+        resources=[policy_loaded],
     )
 
 

@@ -1,4 +1,4 @@
-"""Social assistance's tables and API schemas. Amounts are stored as integer fen, shown as yuan."""
+"""Social assistance's tables. Amounts are stored as integer fen; the API shows yuan (``schemas.py``)."""
 
 from __future__ import annotations
 
@@ -6,85 +6,266 @@ import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as Column
 from sqlmodel import SQLModel
 
-from civic.identity import ResidentId, mask
-from civic.money import Yuan, from_fen
+from civic.db import table_of
+from services.assistance.policy_store import PolicyParameter
 
 
-class Benefit(StrEnum):
-    DIBAO = "dibao"  # 低保 minimum living guarantee
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class CaseStatus(StrEnum):
     ACTIVE = "active"
-    STOPPED = "stopped"
+    GRACE = "grace"  # 渐退: income rose above the line; paid until grace_until, then terminated
+    SUSPENDED = "suspended"
+    STOPPED = "stopped"  # by a registered death (undone if the death is revoked)
+    TERMINATED = "terminated"  # by a caseworker's decision, or the end of a grace period
+
+
+PAYABLE = (CaseStatus.ACTIVE, CaseStatus.GRACE)
+OPEN = (CaseStatus.ACTIVE, CaseStatus.GRACE, CaseStatus.SUSPENDED)
+
+
+class ApplicationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"  # household economic verification done (家庭经济状况核对)
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Household(SQLModel, table=True):
+    __tablename__ = "household"
+
+    id: str = Column(default_factory=new_id, primary_key=True)
+    region_code: str = Column(max_length=6)
+    area: str = Column(max_length=5)
+    applicant_resident_id: str = Column(max_length=18, index=True)
+    created_at: datetime = Column(default_factory=now)
+
+
+class HouseholdMember(SQLModel, table=True):
+    __tablename__ = "household_member"
+
+    id: int | None = Column(default=None, primary_key=True)
+    household_id: str = Column(foreign_key="household.id", index=True)
+    # unique: a person belongs to one household at a time, and the database says so too
+    resident_id: str = Column(max_length=18, unique=True)
+    relation: str = Column(max_length=20)
+    work_capacity: bool = True
+    legal_supporter: bool = True
+    severe_disability: bool = False
+    serious_illness: bool = False
+    care_level: str | None = Column(default=None, max_length=20)
+    died_on: date | None = None
+    death_registration_id: str | None = Column(default=None, max_length=64)
+
+
+class HouseholdIncome(SQLModel, table=True):
+    __tablename__ = "household_income"
+
+    id: int | None = Column(default=None, primary_key=True)
+    household_id: str = Column(foreign_key="household.id", index=True)
+    resident_id: str = Column(max_length=18)
+    kind: str = Column(max_length=30)
+    monthly_fen: int
+
+
+class HouseholdDeduction(SQLModel, table=True):
+    __tablename__ = "household_deduction"
+
+    id: int | None = Column(default=None, primary_key=True)
+    household_id: str = Column(foreign_key="household.id", index=True)
+    resident_id: str = Column(max_length=18)
+    kind: str = Column(max_length=30)
+    monthly_fen: int
+
+
+class HouseholdAsset(SQLModel, table=True):
+    __tablename__ = "household_asset"
+
+    id: int | None = Column(default=None, primary_key=True)
+    household_id: str = Column(foreign_key="household.id", index=True)
+    resident_id: str = Column(max_length=18)
+    kind: str = Column(max_length=30)
+    value_fen: int
+
+
+class Application(SQLModel, table=True):
+    __tablename__ = "benefit_application"
+
+    id: str = Column(default_factory=new_id, primary_key=True)
+    household_id: str = Column(foreign_key="household.id", index=True)
+    benefit: str = Column(max_length=30)
+    beneficiary_resident_id: str | None = Column(default=None, max_length=18)
+    setting: str | None = Column(default=None, max_length=20)
+    child_category: str | None = Column(default=None, max_length=30)
+    status: str = Column(default=ApplicationStatus.SUBMITTED, max_length=20)
+    submitted_by: str = Column(max_length=100)
+    submitted_at: datetime = Column(default_factory=now)
+    assessed_on: date | None = None
+    eligible: bool | None = None
+    assessed_amount_fen: int | None = None
+    explanation: str = Column(default="[]")  # JSON list of the reasons, as shown to caseworker and citizen
+    decided_by: str | None = Column(default=None, max_length=100)
+    decision_reason: str | None = Column(default=None, max_length=500)
+    case_id: str | None = Column(default=None, max_length=36)
 
 
 class Case(SQLModel, table=True):
+    """A benefit being paid (or that was): household benefits name the applicant, personal ones the beneficiary."""
+
     __tablename__ = "benefit_case"
 
-    id: str = Column(default_factory=lambda: str(uuid.uuid4()), primary_key=True)
-    benefit: str = Column(max_length=20)
+    id: str = Column(default_factory=new_id, primary_key=True)
+    benefit: str = Column(max_length=30)
     resident_id: str = Column(index=True, max_length=18)
     region_code: str = Column(max_length=6)
-    monthly_amount_fen: int
+    household_id: str | None = Column(default=None, index=True, max_length=36)
+    application_id: str | None = Column(default=None, max_length=36)
+    setting: str | None = Column(default=None, max_length=20)
+    child_category: str | None = Column(default=None, max_length=30)
+    monthly_amount_fen: int  # the latest amount scheduled; what a month pays is in BenefitAmount
     paid_from: date
-    status: str = Column(default=CaseStatus.ACTIVE, max_length=20)
+    status: str = Column(default=CaseStatus.ACTIVE, max_length=20, index=True)
+    suspended_from: date | None = None
+    grace_until: date | None = None  # last month paid in 渐退
     stopped_from: date | None = None
     stop_reason: str | None = Column(default=None, max_length=200)
-    opened_at: datetime = Column(default_factory=lambda: datetime.now(UTC))
+    stopped_by_death: str | None = Column(default=None, max_length=64)  # the death registration, for revocation
+    opened_at: datetime = Column(default_factory=now)
 
 
-class CaseCreate(BaseModel):
-    """Open a benefit case for a beneficiary whose eligibility a caseworker has decided."""
+class BenefitAmount(SQLModel, table=True):
+    """The amount schedule of a case: a month pays the entry with the latest ``effective_from`` on or before it."""
 
-    model_config = ConfigDict(extra="forbid")
+    __tablename__ = "benefit_amount"
+    __table_args__ = (UniqueConstraint("case_id", "effective_from"),)
 
-    benefit: Benefit = Benefit.DIBAO
-    resident_id: ResidentId
-    region_code: str = Field(pattern=r"^[0-9]{6}$", description="county-level region code, e.g. 371000 (威海)")
-    monthly_amount: Yuan = Field(description='yuan per month, e.g. "690.00"')
-    paid_from: date = Field(description="first day of the first month paid")
-
-    @field_validator("paid_from")
-    @classmethod
-    def first_of_month(cls, value: date) -> date:
-        if value.day != 1:
-            raise ValueError("benefits are paid by month: give the first day of a month")
-        return value
-
-    @field_validator("monthly_amount")
-    @classmethod
-    def positive(cls, value: Yuan) -> Yuan:
-        if value <= 0:
-            raise ValueError("must be more than zero")
-        return value
+    id: int | None = Column(default=None, primary_key=True)
+    case_id: str = Column(foreign_key="benefit_case.id", index=True)
+    effective_from: date
+    amount_fen: int
+    cause: str = Column(default="", max_length=100)  # a death registration id, a policy change, a review ...
 
 
-class CasePublic(BaseModel):
-    id: str
-    benefit: str
-    resident_id: str = Field(description="masked")
-    region_code: str
-    monthly_amount: Yuan
-    paid_from: date
-    status: str
-    stopped_from: date | None
-    stop_reason: str | None
+class CaseChange(SQLModel, table=True):
+    """The history a caseworker reads: every change to a case, who made it, from when, and why."""
 
-    @staticmethod
-    def of(case: Case) -> CasePublic:
-        return CasePublic(
-            id=case.id,
-            benefit=case.benefit,
-            resident_id=mask(case.resident_id),
-            region_code=case.region_code,
-            monthly_amount=from_fen(case.monthly_amount_fen),
-            paid_from=case.paid_from,
-            status=case.status,
-            stopped_from=case.stopped_from,
-            stop_reason=case.stop_reason,
-        )
+    __tablename__ = "benefit_history"
+
+    id: int | None = Column(default=None, primary_key=True)
+    case_id: str = Column(foreign_key="benefit_case.id", index=True)
+    at: datetime = Column(default_factory=now)
+    kind: str = Column(max_length=30)
+    effective_from: date | None = None
+    amount_fen: int | None = None
+    reason: str = Column(max_length=500)
+    actor: str = Column(max_length=100)
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "benefit_payment"
+    # The guarantee that no month is paid twice lives in the database, not only in the run's logic.
+    __table_args__ = (UniqueConstraint("case_id", "month", "kind"),)
+
+    id: int | None = Column(default=None, primary_key=True)
+    case_id: str = Column(foreign_key="benefit_case.id", index=True)
+    month: date
+    kind: str = Column(default="regular", max_length=20)  # regular | back_pay
+    amount_fen: int
+    issued_at: datetime = Column(default_factory=now)
+
+
+class PaymentRun(SQLModel, table=True):
+    """One monthly run; ``cursor`` is the last case id done, so an interrupted run resumes after it."""
+
+    __tablename__ = "payment_run"
+
+    month: date = Column(primary_key=True)
+    started_at: datetime = Column(default_factory=now)
+    finished_at: datetime | None = None
+    cursor: str = Column(default="", max_length=36)
+    payments: int = 0
+
+
+class DeathRecord(SQLModel, table=True):
+    """Deaths funeral registered, as far as assistance needs them (refusing benefits for the dead, revocation)."""
+
+    __tablename__ = "death_record"
+
+    registration_id: str = Column(primary_key=True, max_length=64)
+    resident_id: str = Column(max_length=18, index=True)
+    date_of_death: date
+    revoked_at: datetime | None = None
+
+
+class HouseholdReview(SQLModel, table=True):
+    """A household to re-check because something outside changed it (a marriage, a divorce)."""
+
+    __tablename__ = "household_review"
+    __table_args__ = (UniqueConstraint("household_id", "cause"),)
+
+    id: int | None = Column(default=None, primary_key=True)
+    household_id: str = Column(foreign_key="household.id", index=True)
+    cause: str = Column(max_length=100)
+    reason: str = Column(max_length=500)
+    opened_at: datetime = Column(default_factory=now)
+    closed_at: datetime | None = None
+
+
+class Visit(SQLModel, table=True):
+    """探访关爱: a visit to someone in a key group."""
+
+    __tablename__ = "care_visit"
+
+    id: int | None = Column(default=None, primary_key=True)
+    resident_id: str = Column(max_length=18, index=True)
+    visited_on: date
+    visitor: str = Column(max_length=100)
+    notes: str = Column(default="", max_length=1000)
+
+
+class RecalculationJob(SQLModel, table=True):
+    """A batch recalculation after a new standard; ``cursor`` makes it resumable, amounts make it idempotent."""
+
+    __tablename__ = "recalculation_job"
+
+    id: str = Column(primary_key=True, max_length=80)  # region:effective_from, so a re-run finds its job
+    region_code: str = Column(max_length=6)
+    effective_from: date
+    cursor: str = Column(default="", max_length=36)
+    examined: int = 0
+    changed: int = 0
+    started_at: datetime = Column(default_factory=now)
+    finished_at: datetime | None = None
+
+
+TABLES = [
+    table_of(m)
+    for m in (
+        PolicyParameter,
+        Household,
+        HouseholdMember,
+        HouseholdIncome,
+        HouseholdDeduction,
+        HouseholdAsset,
+        Application,
+        Case,
+        BenefitAmount,
+        CaseChange,
+        Payment,
+        PaymentRun,
+        DeathRecord,
+        HouseholdReview,
+        Visit,
+        RecalculationJob,
+    )
+]
