@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from fastapi import APIRouter, status
+from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +23,7 @@ from services.assistance.models import (
     HouseholdDeduction,
     HouseholdIncome,
     HouseholdMember,
+    HouseholdReview,
 )
 from services.assistance.schemas import DOMAIN, AssetIn, HouseholdCreate, HouseholdPublic, MemberIn, MoneyIn
 
@@ -162,3 +165,17 @@ async def remove_member(
     await composition_changed(session, outbox, household, "left", resident_id)
     await session.commit()
     return HouseholdPublic.of(household, await members(session, household.id), user)
+
+
+class ReviewPublic(BaseModel):
+    cause: str
+    reason: str
+    opened_at: datetime
+
+
+@router.get("/{household_id}/reviews")
+async def read_reviews(household_id: str, session: SessionDep, user: CurrentUser) -> list[ReviewPublic]:
+    """Re-checks opened because of events elsewhere (a member married or divorced)."""
+    household = await visible_household(session, household_id, user)
+    rows = await session.exec(select(HouseholdReview).where(HouseholdReview.household_id == household.id))
+    return [ReviewPublic(cause=r.cause, reason=r.reason, opened_at=r.opened_at) for r in rows.all()]

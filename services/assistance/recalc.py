@@ -67,6 +67,7 @@ async def recalculate(
                 await session.commit()
                 return JobResult(examined, changed, True)
             mine = [c for c in cases if covered(region_code, c.region_code)]
+            before = changed
             households = await facts.households(session, [c.household_id for c in mine if c.household_id])
             for case in mine:
                 assert case.household_id is not None
@@ -82,7 +83,11 @@ async def recalculate(
                                               actor=ACTOR, cause=f"policy {job_id}"):  # fmt: skip
                     changed += 1
             examined += len(cases)
-            job.cursor, job.examined, job.changed = cases[-1].id, job.examined + len(cases), job.changed + changed
+            job.cursor, job.examined, job.changed = (
+                cases[-1].id,
+                job.examined + len(cases),
+                job.changed + changed - before,
+            )
             session.add(job)
             await session.commit()
     return JobResult(examined, changed, False)
