@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     relay_idle_poll_s: float = 0.5
     relay_retry_max_s: float = 5.0
+    relay_standby_poll_s: float = 2.0  # how often a standby relay (another replica leads) tries to take over
 
     consumer_max_attempts: int = 4
     consumer_backoff_initial_s: float = 0.05

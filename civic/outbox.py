@@ -10,6 +10,7 @@ While the broker is unreachable the relay keeps retrying with backoff; rows simp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from opentelemetry import propagate
-from sqlalchemy import delete, event, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +31,8 @@ from civic.events import Envelope, Event, PersonEvent, encode
 from civic.identity import pseudonym
 
 log = logging.getLogger("civic.outbox")
+# The advisory-lock key of "the relay of this database" (each service has a database of its own).
+RELAY_LOCK_KEY = 0x63697669632D7265  # "civic-re"
 
 
 class OutboxRecord(SQLModel, table=True):
@@ -87,7 +91,7 @@ class Outbox:
         """
         rows = [self.record(e) for e in events]
         if rows:
-            await session.execute(insert(table_of(OutboxRecord)), rows)
+            await (await session.connection()).execute(insert(table_of(OutboxRecord)), rows)
             self._wake_relay_after_commit(session)
         return [row["event_id"] for row in rows]
 
@@ -110,15 +114,20 @@ class Relay:
         self.published = 0
         self.healthy = False
         self.connected_once = asyncio.Event()
+        self.leading = False
+        self._lease: AsyncConnection | None = None
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
             try:
-                if self.producer is None:
+                if self.producer is None:  # connected even on standby, so readiness reflects the broker
                     self.producer = await self._start_producer()
                     self.connected_once.set()
+                if not await self._lead():
+                    await self._sleep(self.settings.relay_standby_poll_s)
+                    continue
                 # Cleared before reading, so a commit that lands while we publish is not slept through.
                 self.outbox.committed.clear()
                 sent = await self.publish_batch(self.producer)
@@ -126,11 +135,40 @@ class Relay:
                 backoff = 0.1
                 if sent == 0:
                     await self._wait_for_work()
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, SQLAlchemyError) as exc:
                 self.healthy = False
-                log.warning("relay cannot publish yet; retrying in %.1fs", backoff, extra={"error": str(exc)})
+                if isinstance(exc, SQLAlchemyError):
+                    await self._release()  # the lease's connection may be the one that broke
+                log.warning("relay cannot publish yet; retrying in %.1fs", backoff, extra={"error": repr(exc)})
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self.settings.relay_retry_max_s)
+        await self._release()
+
+    async def _lead(self) -> bool:
+        """Only one relay per database publishes, or replicas would send every event several times and could
+        interleave one key's events. On PostgreSQL the leader holds a session advisory lock on a connection of
+        its own (released if that connection dies); SQLite is one process's file, so its relay always leads."""
+        if self.engine.dialect.name != "postgresql":
+            self.leading = True
+            return True
+        if self._lease is None:
+            conn = await self.engine.connect()
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": RELAY_LOCK_KEY})).scalar()
+            if not got:
+                await conn.close()
+                self.leading = False
+                return False
+            await conn.commit()  # end the implicit transaction; the session-level lock stays with the connection
+            self._lease = conn
+            log.info("this relay leads: it publishes the outbox")
+        self.leading = True
+        return True
+
+    async def _release(self) -> None:
+        lease, self._lease, self.leading = self._lease, None, False
+        if lease is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                await lease.close()  # closing the session releases the advisory lock
 
     async def _start_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(

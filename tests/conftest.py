@@ -1,14 +1,20 @@
-"""Shared fixtures: a real Kafka-protocol broker (embedded Tansu) and per-test SQLite files."""
+"""Shared fixtures: a real Kafka-protocol broker (embedded Tansu), and a real PostgreSQL for the tests that
+need one (SQLite files per test are made with ``tmp_path``)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from civic.broker import EmbeddedBroker, ensure_topics, system_topics
+from civic.broker import EmbeddedBroker, ensure_topics, free_port, system_topics
 
 # Test runs must never pick up a developer's local settings.
 for _name in [n for n in os.environ if n.startswith("CIVIC_")]:
@@ -31,3 +37,52 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def _postgres_bin() -> Path:
+    """The directory with initdb/pg_ctl: on PATH, /usr/local/bin, or Debian's /usr/lib/postgresql/<v>/bin."""
+    candidates = [Path(p).parent for p in [shutil.which("initdb")] if p]
+    candidates += [Path("/usr/local/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    pytest.fail("PostgreSQL server binaries not found: install them (Debian: apt-get install postgresql); .ci/run does")
+
+
+@dataclass
+class Postgres:
+    port: int
+    admin_url: str
+
+    def database(self, name: str) -> str:
+        """A new, empty database; its SQLAlchemy async URL."""
+        subprocess.run(["psql", self.admin_url, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True,
+                       capture_output=True)  # fmt: skip
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster for the session (PostgreSQL refuses to run as root: run it as postgres)."""
+    bindir = _postgres_bin()
+    # Not under pytest's tmp dir: that is private to root, and the server runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="civic-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    port = free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)  # fmt: skip
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
+                    "-w", "start"], check=True, capture_output=True)  # fmt: skip
+    try:
+        yield Postgres(port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)
