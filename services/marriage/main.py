@@ -1,16 +1,29 @@
-"""Marriage registration (婚姻登记).
-
-Its routes and reactions arrive with its own issue; today it is health and the kernel's plumbing.
-"""
+"""Marriage registration (婚姻登记): marriages, divorces by agreement with the cooling-off period, certificates,
+corrections and revocations, and the spouse's widowhood when a death is registered."""
 
 from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
+from services.marriage import divorces, registrations
+from services.marriage.clock import Clock, registry_today
+from services.marriage.handlers import HANDLERS
+from services.marriage.models import TABLES
+from services.marriage.policy_store import policy_loaded
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
-    return create_app(settings or Settings(service_name="marriage"), title="civic · marriage registration")
+def build_app(settings: Settings | None = None, *, clock: Clock = registry_today) -> FastAPI:
+    """``clock`` says what day it is at the registry; tests pass one they can move."""
+    app = create_app(
+        settings or Settings(service_name="marriage"),
+        title="civic · marriage registration",
+        routers=[registrations.router, divorces.router],
+        tables=TABLES,
+        handlers=HANDLERS,
+        resources=[policy_loaded, divorces.expiry_schedule],
+    )
+    app.state.marriage_clock = clock
+    return app
 
 
 app = build_app()
