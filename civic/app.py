@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civic import db, problems
 from civic.bus import ConsumerRunner, Handlers
 from civic.config import Settings
-from civic.events import current_correlation_id
+from civic.events import current_correlation_id, current_initiator
 from civic.inbox import InboxRecord
 from civic.logs import current_request_id, setup_logging
 from civic.outbox import Outbox, OutboxRecord, Relay
@@ -87,6 +87,7 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         rid = current_request_id.set(request_id)
         cid = current_correlation_id.set(headers.get("x-correlation-id") or None)
+        who = current_initiator.set(None)  # the auth dependency says who, once it has checked
         try:
             declared = headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -94,6 +95,7 @@ class RequestContext:
                 return
             await self.app(scope, self._limited(receive), self._with_request_id(send, request_id))
         finally:
+            current_initiator.reset(who)
             current_correlation_id.reset(cid)
             current_request_id.reset(rid)
 

@@ -20,6 +20,8 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 
 from civic.config import Settings
+from civic.events import current_initiator
+from civic.identity import pseudonym
 from civic.problems import Problem
 
 IDENTITY_HEADER = "x-civic-identity"
@@ -90,17 +92,21 @@ def read_forwarded(token: str, settings: Settings) -> Principal:
     )
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     token = request.headers.get(IDENTITY_HEADER)
     if not token:
         raise Problem(401, "unauthenticated", "Authentication required", "Call the API through the gateway.")
     settings: Settings = request.app.state.service.settings
     try:
-        return read_forwarded(token, settings)
+        principal = read_forwarded(token, settings)
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise Problem(
             401, "unauthenticated", "Authentication required", "The forwarded identity is not valid."
         ) from exc
+    # Events written for this request name who asked: a citizen by pseudonym (never the raw resident ID).
+    key = settings.pseudonym_key.get_secret_value().encode()
+    current_initiator.set(pseudonym(principal.subject, key) if principal.role is Role.CITIZEN else principal.subject)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

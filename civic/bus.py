@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -35,6 +35,7 @@ from civic.events import (
     UnparseableEvent,
     current_causation_id,
     current_correlation_id,
+    current_initiator,
     decode,
 )
 from civic.inbox import already_handled, mark_handled
@@ -54,6 +55,8 @@ class HandlerContext:
     session: AsyncSession
     outbox: Outbox
     envelope: Envelope
+    topic: str = ""  # where it was read from (a dead-letter topic, for a consumer watching those)
+    headers: Mapping[str, bytes] = field(default_factory=dict)
 
     async def publish(self, *events: Event) -> list[str]:
         """Write follow-up events; they carry this event's journey id and name it as their cause."""
@@ -82,7 +85,16 @@ class RunnerStats:
 
 
 class ConsumerRunner:
-    def __init__(self, settings: Settings, engine: AsyncEngine, outbox: Outbox, group: str, handlers: Handlers) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        outbox: Outbox,
+        group: str,
+        handlers: Handlers,
+        topics: Sequence[str] | None = None,
+    ) -> None:
+        """``topics`` defaults to the topics of the handled event types (give it to watch dead-letter topics)."""
         self.settings = settings
         self.engine = engine
         self.outbox = outbox
@@ -90,7 +102,7 @@ class ConsumerRunner:
         self.handlers: dict[str, tuple[type[Event], Sequence[Handler]]] = {
             cls.type_name: (cls, hs) for cls, hs in handlers.items()
         }
-        self.topics = sorted({cls.topic() for cls in handlers})
+        self.topics = list(topics) if topics is not None else sorted({cls.topic() for cls in handlers})
         self.stats = RunnerStats()
         # Called after the database commit and before the offset commit: metrics, and fault injection in tests.
         self.after_commit: list[Observer] = []
@@ -256,6 +268,7 @@ class ConsumerRunner:
         parent = propagate.extract({"traceparent": env.traceparent} if env.traceparent else {})
         corr = current_correlation_id.set(env.correlation_id)
         cause = current_causation_id.set(env.id)
+        initiator = current_initiator.set(env.initiator)
         try:
             with tracer.start_as_current_span(
                 f"{env.type} process",
@@ -270,11 +283,13 @@ class ConsumerRunner:
                     "cloudevents.event_type": env.type,
                 },
             ):
-                ctx = HandlerContext(session=session, outbox=self.outbox, envelope=env)
+                ctx = HandlerContext(session=session, outbox=self.outbox, envelope=env, topic=item.record.topic,
+                                     headers=item.received.headers)  # fmt: skip
                 for handler in self.handlers[env.type][1]:
                     with tracer.start_as_current_span(handler.__name__):
                         await handler(item.event, ctx)
         finally:
+            current_initiator.reset(initiator)
             current_causation_id.reset(cause)
             current_correlation_id.reset(corr)
 

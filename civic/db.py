@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import MetaData, Table, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -48,9 +48,17 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 async def create_tables(engine: AsyncEngine, tables: Iterable[Table]) -> None:
-    """Create the given tables if missing (until the services move to Alembic migrations)."""
+    """Create the given tables if missing (until the services move to Alembic migrations).
+
+    Each service declares its tables on a registry (and so a MetaData) of its own, so that two services may
+    both have, say, a ``policy_parameter`` table when they run in one process (as the tests run them).
+    """
+    by_metadata: dict[int, tuple[MetaData, list[Table]]] = {}
+    for table in tables:
+        by_metadata.setdefault(id(table.metadata), (table.metadata, []))[1].append(table)
     async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all, tables=list(tables))
+        for metadata, group in by_metadata.values():
+            await conn.run_sync(metadata.create_all, tables=group)
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -26,6 +26,9 @@ JSON = "application/json"
 # correlation id), so that every event written in that context carries the journey id without plumbing.
 current_correlation_id: ContextVar[str | None] = ContextVar("civic_correlation_id", default=None)
 current_causation_id: ContextVar[str | None] = ContextVar("civic_causation_id", default=None)
+# Who asked: the pseudonym of the citizen (or the account id of the staff member or system) whose request
+# started the chain. Set by the auth dependency; carried on from event to event like the correlation id.
+current_initiator: ContextVar[str | None] = ContextVar("civic_initiator", default=None)
 
 
 class Event(BaseModel):
@@ -98,6 +101,7 @@ class Envelope:
     correlation_id: str
     causation_id: str | None = None
     traceparent: str | None = None
+    initiator: str | None = None
 
     @staticmethod
     def new(
@@ -119,6 +123,7 @@ class Envelope:
             correlation_id=correlation_id or current_correlation_id.get() or event_id,
             causation_id=causation_id if causation_id is not None else current_causation_id.get(),
             traceparent=traceparent,
+            initiator=current_initiator.get(),
         )
 
 
@@ -141,6 +146,8 @@ def encode(envelope: Envelope) -> list[tuple[str, bytes]]:
     ]
     if envelope.causation_id:
         headers.append(("ce_causationid", envelope.causation_id.encode()))
+    if envelope.initiator:
+        headers.append(("ce_initiator", envelope.initiator.encode()))
     if envelope.traceparent:
         headers.append(("traceparent", envelope.traceparent.encode()))
     return headers
@@ -179,6 +186,7 @@ def decode(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], val
             time=time,
             correlation_id=text.get("ce_correlationid") or text["ce_id"],
             causation_id=text.get("ce_causationid"),
+            initiator=text.get("ce_initiator"),
             traceparent=text.get("traceparent"),
         )
     except (ValueError, UnicodeDecodeError) as exc:

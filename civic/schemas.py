@@ -430,6 +430,10 @@ _HEADERS: Schema = {
         "ce_subject": {"type": "string", "description": "what the event is about; the same value as the key"},
         "ce_correlationid": {"type": "string", "description": "journey id of the one-thing workflow"},
         "ce_causationid": {"type": "string", "description": "id of the event that caused this one, if any"},
+        "ce_initiator": {
+            "type": "string",
+            "description": "who asked: a citizen's pseudonym, or a staff or system account id; carried along the journey",
+        },
         "traceparent": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
         "content-type": {"type": "string", "const": JSON},
     },

@@ -8,10 +8,10 @@ from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as Column
-from sqlmodel import SQLModel
 
 from civic.db import table_of
 from services.assistance.policy_store import PolicyParameter
+from services.assistance.tables import AssistanceTable
 
 
 def new_id() -> str:
@@ -41,7 +41,7 @@ class ApplicationStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class Household(SQLModel, table=True):
+class Household(AssistanceTable, table=True):
     __tablename__ = "household"
 
     id: str = Column(default_factory=new_id, primary_key=True)
@@ -51,7 +51,7 @@ class Household(SQLModel, table=True):
     created_at: datetime = Column(default_factory=now)
 
 
-class HouseholdMember(SQLModel, table=True):
+class HouseholdMember(AssistanceTable, table=True):
     __tablename__ = "household_member"
 
     id: int | None = Column(default=None, primary_key=True)
@@ -68,7 +68,7 @@ class HouseholdMember(SQLModel, table=True):
     death_registration_id: str | None = Column(default=None, max_length=64)
 
 
-class HouseholdIncome(SQLModel, table=True):
+class HouseholdIncome(AssistanceTable, table=True):
     __tablename__ = "household_income"
 
     id: int | None = Column(default=None, primary_key=True)
@@ -78,7 +78,7 @@ class HouseholdIncome(SQLModel, table=True):
     monthly_fen: int
 
 
-class HouseholdDeduction(SQLModel, table=True):
+class HouseholdDeduction(AssistanceTable, table=True):
     __tablename__ = "household_deduction"
 
     id: int | None = Column(default=None, primary_key=True)
@@ -88,7 +88,7 @@ class HouseholdDeduction(SQLModel, table=True):
     monthly_fen: int
 
 
-class HouseholdAsset(SQLModel, table=True):
+class HouseholdAsset(AssistanceTable, table=True):
     __tablename__ = "household_asset"
 
     id: int | None = Column(default=None, primary_key=True)
@@ -98,7 +98,7 @@ class HouseholdAsset(SQLModel, table=True):
     value_fen: int
 
 
-class Application(SQLModel, table=True):
+class Application(AssistanceTable, table=True):
     __tablename__ = "benefit_application"
 
     id: str = Column(default_factory=new_id, primary_key=True)
@@ -119,7 +119,7 @@ class Application(SQLModel, table=True):
     case_id: str | None = Column(default=None, max_length=36)
 
 
-class Case(SQLModel, table=True):
+class Case(AssistanceTable, table=True):
     """A benefit being paid (or that was): household benefits name the applicant, personal ones the beneficiary."""
 
     __tablename__ = "benefit_case"
@@ -143,7 +143,7 @@ class Case(SQLModel, table=True):
     opened_at: datetime = Column(default_factory=now)
 
 
-class BenefitAmount(SQLModel, table=True):
+class BenefitAmount(AssistanceTable, table=True):
     """The amount schedule of a case: a month pays the entry with the latest ``effective_from`` on or before it."""
 
     __tablename__ = "benefit_amount"
@@ -156,7 +156,7 @@ class BenefitAmount(SQLModel, table=True):
     cause: str = Column(default="", max_length=100)  # a death registration id, a policy change, a review ...
 
 
-class CaseChange(SQLModel, table=True):
+class CaseChange(AssistanceTable, table=True):
     """The history a caseworker reads: every change to a case, who made it, from when, and why."""
 
     __tablename__ = "benefit_history"
@@ -171,7 +171,7 @@ class CaseChange(SQLModel, table=True):
     actor: str = Column(max_length=100)
 
 
-class Payment(SQLModel, table=True):
+class Payment(AssistanceTable, table=True):
     __tablename__ = "benefit_payment"
     # The guarantee that no month is paid twice lives in the database, not only in the run's logic.
     __table_args__ = (UniqueConstraint("case_id", "month", "kind"),)
@@ -184,7 +184,7 @@ class Payment(SQLModel, table=True):
     issued_at: datetime = Column(default_factory=now)
 
 
-class PaymentRun(SQLModel, table=True):
+class PaymentRun(AssistanceTable, table=True):
     """One monthly run; ``cursor`` is the last case id done, so an interrupted run resumes after it."""
 
     __tablename__ = "payment_run"
@@ -196,7 +196,7 @@ class PaymentRun(SQLModel, table=True):
     payments: int = 0
 
 
-class DeathRecord(SQLModel, table=True):
+class DeathRecord(AssistanceTable, table=True):
     """Deaths funeral registered, as far as assistance needs them (refusing benefits for the dead, revocation)."""
 
     __tablename__ = "death_record"
@@ -207,7 +207,7 @@ class DeathRecord(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
-class HouseholdReview(SQLModel, table=True):
+class HouseholdReview(AssistanceTable, table=True):
     """A household to re-check because something outside changed it (a marriage, a divorce)."""
 
     __tablename__ = "household_review"
@@ -221,7 +221,7 @@ class HouseholdReview(SQLModel, table=True):
     closed_at: datetime | None = None
 
 
-class Visit(SQLModel, table=True):
+class Visit(AssistanceTable, table=True):
     """探访关爱: a visit to someone in a key group."""
 
     __tablename__ = "care_visit"
@@ -233,7 +233,7 @@ class Visit(SQLModel, table=True):
     notes: str = Column(default="", max_length=1000)
 
 
-class RecalculationJob(SQLModel, table=True):
+class RecalculationJob(AssistanceTable, table=True):
     """A batch recalculation after a new standard; ``cursor`` makes it resumable, amounts make it idempotent."""
 
     __tablename__ = "recalculation_job"

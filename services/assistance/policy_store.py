@@ -11,15 +11,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.assistance.rules import Parameter, Per, Policy
+from services.assistance.tables import AssistanceTable
 
 FIXTURE = Path(__file__).parent / "policy" / "parameters.csv"
 
 
-class PolicyParameter(SQLModel, table=True):
+class PolicyParameter(AssistanceTable, table=True):
     __tablename__ = "policy_parameter"
     __table_args__ = (UniqueConstraint("region_code", "area", "name", "effective_from"),)
 

@@ -22,6 +22,7 @@ ENVELOPE = Envelope(
     correlation_id="journey-1",
     causation_id="cause-1",
     traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    initiator="9f2c4e1d0b6a5f3e2d1c0b9a8f7e6d5c",
 )
 
 
@@ -37,6 +38,7 @@ def test_our_headers_are_read_by_the_official_sdk() -> None:
     assert event.get_datacontenttype() == "application/json"
     assert event.get_extension("correlationid") == "journey-1"
     assert event.get_extension("causationid") == "cause-1"
+    assert event.get_extension("initiator") == ENVELOPE.initiator
     assert headers["traceparent"] == ENVELOPE.traceparent.encode()  # type: ignore[union-attr]
 
 
