@@ -128,6 +128,7 @@ async def test_the_cooling_off_timeline(broker: EmbeddedBroker, tmp_path: Path) 
         # 复婚: the couple divorced on day 31 marry each other again
         remarried = await reg.marry(on_day_31[0], on_day_31[1])
         assert remarried.status_code == 201 and remarried.json()["remarriage"] is True
+        await reg.drained()
 
     people = {p for c in (withdrawing, on_day_31, lapsing) for p in c[:2]}
     seen = [t.removeprefix("civic.marriage.") for t, _ in await events_about(broker, people, 20)]

@@ -28,6 +28,7 @@ from civic.outbox import OutboxRecord
 from services.marriage.main import build_app
 from services.marriage.models import Certificate, Marriage
 from tests.apps import serving
+from tests.conftest import eventually
 from tests.factories import resident_id
 from tests.kit import settings_for
 
@@ -58,6 +59,14 @@ class Registry:
 
     async def marry(self, a: str, b: str, **changes: Any) -> httpx.Response:
         return await self.client.post("/marriages", json=marriage_body(a, b, **changes), headers=self.caseworker)
+
+    async def drained(self) -> None:
+        """Wait until the relay has published every event written so far."""
+
+        async def empty() -> bool:
+            return (await written(self.service))[2] == 0
+
+        await eventually(empty, what="the marriage outbox published")
 
     async def status_of(self, rid: str) -> dict[str, Any]:
         response = await self.client.get(f"/people/{rid}/marital-status", headers=self.caseworker)
@@ -157,6 +166,7 @@ async def test_a_marriage_is_registered_with_certificates_and_events(broker: Emb
         assert theirs.status_code == 404
         mine = await reg.client.get(f"/marriages/{marriage['id']}", headers=reg.citizen(b))
         assert [c["holder_resident_id"] for c in mine.json()["certificates"]] == [b]
+        await reg.drained()
 
     seen = await events_about(broker, {a, b}, 3)
     types = sorted(t for t, _ in seen)
