@@ -39,6 +39,15 @@ Resource = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 KERNEL_TABLES: tuple[Table, ...] = (OutboxRecord.__table__, InboxRecord.__table__)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class Consumer:
+    """A consumer group of its own in a service: its handlers, and its topics if not those of the handlers."""
+
+    group: str
+    handlers: Handlers
+    topics: Sequence[str] | None = None
+
+
 @dataclass
 class Service:
     """The running parts of one service, kept on ``app.state.service``."""
@@ -139,10 +148,13 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     tables: Iterable[Table] = (),
     handlers: Handlers | None = None,
+    consumers: Sequence[Consumer] = (),
     resources: Sequence[Resource] = (),
     description: str = "",
 ) -> FastAPI:
-    """``resources`` are extra async context managers (an HTTP client, say) held open while the app runs."""
+    """``handlers`` react to events as the consumer group named after the service; ``consumers`` are further
+    groups (the gateway's journey tracker watches dead-letter topics with one). ``resources`` are async context
+    managers (an HTTP client, say) held open while the app runs."""
     settings.refuse_development_secrets()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
@@ -157,6 +169,10 @@ def create_app(
     )
     if handlers:
         service.runners.append(ConsumerRunner(settings, engine, outbox, settings.service_name, handlers))
+    for consumer in consumers:
+        service.runners.append(
+            ConsumerRunner(settings, engine, outbox, consumer.group, consumer.handlers, consumer.topics)
+        )
     all_tables = [*KERNEL_TABLES, *tables]
 
     @contextlib.asynccontextmanager

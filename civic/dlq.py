@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -61,6 +62,8 @@ class DeadLetter:
     partition: int
     offset: int
     failed_at: str
+    correlation_id: str = ""
+    group: str = ""
 
     @staticmethod
     def of(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
@@ -76,6 +79,8 @@ class DeadLetter:
             partition=int(h.get("civic_dlq_partition", "-1")),
             offset=int(h.get("civic_dlq_offset", "-1")),
             failed_at=h.get("civic_dlq_failed_at", ""),
+            correlation_id=h.get("ce_correlationid", ""),
+            group=h.get("civic_dlq_group", ""),
         )
 
 
@@ -96,7 +101,7 @@ async def _read_all(consumer: AIOKafkaConsumer, topic: str) -> list[ConsumerReco
             records.extend(recs)
 
 
-async def list_dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
+async def _all_records(bootstrap: str, group: str) -> list[ConsumerRecord[bytes, bytes]]:
     topic = topic_for(group)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
@@ -108,9 +113,34 @@ async def list_dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
             return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        return [DeadLetter.of(r) for r in await _read_all(consumer, topic)]
+        return await _read_all(consumer, topic)
     finally:
         await consumer.stop()
+
+
+async def list_dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
+    return [DeadLetter.of(r) for r in await _all_records(bootstrap, group)]
+
+
+async def replay_journey(bootstrap: str, groups: Sequence[str], correlation_ids: Collection[str]) -> list[DeadLetter]:
+    """Send back the dead letters of one journey, each to its own group. Replaying a letter twice is harmless
+    (the group's inbox absorbs the second), so this does not move the groups' replay positions."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    replayed: list[DeadLetter] = []
+    try:
+        for group in groups:
+            for record in await _all_records(bootstrap, group):
+                letter = DeadLetter.of(record)
+                if letter.correlation_id not in correlation_ids:
+                    continue
+                headers = [(k, v) for k, v in record.headers if k not in _OWN_HEADERS]
+                headers.append((REPLAY_TARGET_HEADER, group.encode()))
+                await producer.send_and_wait(letter.topic, record.value, key=record.key, headers=headers)
+                replayed.append(letter)
+    finally:
+        await producer.stop()
+    return replayed
 
 
 async def replay(bootstrap: str, group: str, *, session_timeout_ms: int = 6000) -> list[DeadLetter]:

@@ -1,4 +1,4 @@
-"""The API gateway: the one door for citizen apps and caseworkers."""
+"""The API gateway: the one door for citizen apps and caseworkers, and the journey tracker."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from civic.app import create_app
+from civic.app import Consumer, create_app
 from civic.config import Settings
-from gateway.proxy import router
+from gateway.journeys.api import router as journeys_router
+from gateway.journeys.tables import TABLES as JOURNEY_TABLES
+from gateway.journeys.tracker import DLQ_TOPICS, journey_handlers
+from gateway.proxy import router as proxy_router
 from gateway.tokens import TokenVerifier
 
 
@@ -26,7 +29,20 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             app.state.tokens = TokenVerifier(settings)
             yield
 
-    return create_app(settings, title="civic · gateway", routers=[router], resources=[upstream_client])
+    tracked = journey_handlers()
+    return create_app(
+        settings,
+        title="civic · gateway",
+        routers=[journeys_router, proxy_router],
+        tables=JOURNEY_TABLES,
+        consumers=[
+            # Two groups: the dead-letter copy of an event has the original's id, which one inbox would
+            # take for a duplicate of the event itself.
+            Consumer(f"{settings.service_name}-journeys", tracked),
+            Consumer(f"{settings.service_name}-journeys-dlq", tracked, topics=DLQ_TOPICS),
+        ],
+        resources=[upstream_client],
+    )
 
 
 app = build_app()

@@ -1,0 +1,33 @@
+"""身后一件事: a death reported once; every department does its part; a death registered in error is undone."""
+
+from datetime import timedelta
+
+from gateway.journeys.model import Journey, Step
+
+AFTER_DEATH = Journey(
+    kind="after-death",
+    label_zh="身后一件事",
+    label_en="After a death",
+    starts_with="civic.funeral.death-registered.v1",
+    compensation_starts_with="civic.funeral.death-revoked.v1",
+    deadline=timedelta(days=1),
+    steps=(
+        Step(
+            name="benefits-stopped",
+            label_zh="停发救助金并重算家庭待遇",
+            label_en="Benefits stopped and the household recalculated",
+            service="assistance",
+            done=("civic.assistance.benefits-of-deceased-stopped.v1",),
+            compensated=("civic.assistance.benefits-of-deceased-reinstated.v1",),
+        ),
+        Step(
+            name="spouse-widowed",
+            label_zh="配偶婚姻状况登记为丧偶",
+            label_en="Spouse recorded as widowed",
+            service="marriage",
+            done=("civic.marriage.spouse-widowed.v1",),
+            not_applicable=("civic.marriage.deceased-had-no-spouse.v1",),
+            compensated=("civic.marriage.widowhood-reversed.v1", "civic.marriage.widowhood-not-reversed.v1"),
+        ),
+    ),
+)

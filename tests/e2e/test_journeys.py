@@ -1,0 +1,49 @@
+"""Journeys as citizens and operators see them, through the gateway of the whole running system."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+
+from civic.auth import Role
+from tests.conftest import eventually
+from tests.factories import resident_id
+
+
+async def test_after_death_journey_completes_and_shows_each_step(civic_system: Any) -> None:
+    funeral = civic_system.auth(Role.CASEWORKER, "cw-f", "funeral")
+    operator = civic_system.auth(Role.OPERATOR, "op-1")
+    deceased = resident_id(date(1936, 3, 3))
+    async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
+        death = await api.post("/api/funeral/deaths", headers=funeral, json={
+            "resident_id": deceased, "date_of_death": "2026-11-05",
+            "reported_by": {"name": "赵敏", "relation": "子女"},
+        })  # fmt: skip
+        assert death.status_code == 201, death.text
+        journey_id = death.json()["journey_id"]
+
+        async def completed() -> bool:
+            response = await api.get(f"/journeys/{journey_id}", headers=operator)
+            return response.status_code == 200 and response.json()["state"] == "completed"
+
+        await eventually(completed, timeout=60, what="the after-death journey to complete")
+        journey = (await api.get(f"/journeys/{journey_id}", headers=operator)).json()
+        assert journey["kind"] == "after-death" and journey["label_zh"] == "身后一件事"
+        steps = {s["name"]: s["state"] for s in journey["steps"]}
+        assert steps["benefits-stopped"] == "done"
+        assert steps["spouse-widowed"] == "not_applicable", "the deceased had no spouse on record"
+        assert journey["state_zh"] == "全部办结" and not journey["stuck"]
+        types = [e["type"] for e in journey["history"]]
+        assert types[0] == "civic.funeral.death-registered.v1"
+        assert journey["trace_id"], "operators get the trace id to find the whole journey in tracing"
+
+        listed = (await api.get("/journeys", headers=operator, params={"kind": "after-death"})).json()
+        assert journey_id in [j["id"] for j in listed]
+
+        stranger = civic_system.auth(Role.CITIZEN, resident_id(date(1990, 1, 1)))
+        assert (await api.get(f"/journeys/{journey_id}", headers=stranger)).status_code == 404
+        assert journey_id not in [j["id"] for j in (await api.get("/journeys", headers=stranger)).json()]
+        caseworker_list = await api.get("/journeys", headers=funeral)
+        assert caseworker_list.status_code == 403
