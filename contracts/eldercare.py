@@ -1,1 +1,132 @@
-"""Events published by eldercare (养老服务). The domain's issue adds them; none are published yet."""
+"""Events published by eldercare (养老服务)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from civic.events import PersonEvent
+from civic.money import Yuan
+
+
+class ElderRegistered(PersonEvent):
+    """A resident aged 60 or over became known to eldercare (registered by a caseworker, or enrolled from
+    another department's fact)."""
+
+    type_name = "civic.eldercare.elder-registered.v1"
+
+    region_code: str = Field(pattern=r"^[0-9]{6}$")
+    community: str
+    living_situation: str = Field(description="alone | empty_nest | with_family | unknown")
+
+
+class AssessmentCompleted(PersonEvent):
+    """A capability assessment (GB/T 42195-2022) was recorded; ``level`` drives subsidies and care levels."""
+
+    type_name = "civic.eldercare.assessment-completed.v1"
+
+    assessment_id: str
+    assessed_on: date
+    level: str = Field(description="intact | mild | moderate | severe | complete")
+    total_score: int
+    reassess_by: date
+
+
+class AllowanceGranted(PersonEvent):
+    """An allowance was granted (or granted again); paid monthly from ``granted_from``."""
+
+    type_name = "civic.eldercare.allowance-granted.v1"
+
+    allowance_id: str
+    allowance: str = Field(description="age (高龄补贴) | difficult_elderly (经济困难的高龄失能老年人补贴)")
+    region_code: str = Field(pattern=r"^[0-9]{6}$")
+    monthly_amount: Yuan
+    granted_from: date
+    cause: str
+
+
+class AllowanceStopped(PersonEvent):
+    """An allowance is no longer paid from ``stopped_from``."""
+
+    type_name = "civic.eldercare.allowance-stopped.v1"
+
+    allowance_id: str
+    allowance: str
+    stopped_from: date
+    reason: str
+
+
+class AdmittedToInstitution(PersonEvent):
+    type_name = "civic.eldercare.admitted-to-institution.v1"
+
+    admission_id: str
+    institution_id: str
+    bed_id: str
+    bed_kind: str = Field(description="ordinary | nursing | dementia")
+    admitted_on: date
+    concentrated_support: bool = Field(description="a 特困 elder in concentrated support (集中供养)")
+
+
+class DischargedFromInstitution(PersonEvent):
+    type_name = "civic.eldercare.discharged-from-institution.v1"
+
+    admission_id: str
+    institution_id: str
+    bed_id: str
+    discharged_on: date
+    reason: str
+
+
+class HomeServiceStarted(PersonEvent):
+    type_name = "civic.eldercare.home-service-started.v1"
+
+    service_id: str
+    service: str = Field(description="home_care_bed | day_care | meal_assistance | visits")
+    started_on: date
+
+
+class HomeServiceEnded(PersonEvent):
+    type_name = "civic.eldercare.home-service-ended.v1"
+
+    service_id: str
+    service: str
+    ended_on: date
+    reason: str
+
+
+class EndedAllowance(BaseModel):
+    allowance_id: str
+    allowance: str
+    monthly_amount: Yuan
+
+
+class CareOfDeceasedEnded(PersonEvent):
+    """Eldercare's step of 身后一件事: allowances stopped from ``stopped_from``, the institution bed released,
+    home services cancelled. Published once per death, also when there was nothing to end (lists empty,
+    ``released_bed_id`` null), so the journey shows that eldercare has done its part."""
+
+    type_name = "civic.eldercare.care-of-deceased-ended.v1"
+
+    death_registration_id: str
+    stopped_from: date
+    allowances: list[EndedAllowance]
+    released_admission_id: str | None
+    released_bed_id: str | None
+    cancelled_services: list[str] = Field(description="ids of the home services cancelled")
+
+
+class CareOfDeceasedRestored(PersonEvent):
+    """Compensation of ``CareOfDeceasedEnded``: the death was revoked; allowances are paid again with back-pay for
+    the months missed, home services resume, and the bed is given back if nobody has taken it since
+    (``bed_restored`` false means a caseworker must readmit). Published once per revoked death."""
+
+    type_name = "civic.eldercare.care-of-deceased-restored.v1"
+
+    death_registration_id: str
+    allowances: list[EndedAllowance]
+    back_pay: Yuan
+    back_pay_months: list[date]
+    restored_admission_id: str | None
+    bed_restored: bool
+    restored_services: list[str]

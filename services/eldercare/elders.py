@@ -1,0 +1,56 @@
+"""Routes: the registry of elders."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from civic.app import OutboxDep, SessionDep
+from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.identity import sex
+from civic.problems import Conflict, NotFound, Problem
+from services.eldercare import grants, rules
+from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.models import Elder
+from services.eldercare.schemas import ElderCreate, ElderPublic
+
+router = APIRouter(prefix="/elders", tags=["elders"])
+Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
+
+
+def public(elder: Elder, who: Principal) -> ElderPublic:
+    return ElderPublic(
+        resident_id=shown_id(elder.resident_id, who), born=elder.born, age=rules.age_on(elder.born, date.today()),
+        sex=sex(elder.resident_id), region_code=elder.region_code, community=elder.community,
+        address=elder.address, living_situation=elder.living_situation, contact_phone=elder.contact_phone,
+        died_on=elder.died_on,
+    )  # fmt: skip
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def register_elder(body: ElderCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker) -> ElderPublic:
+    """Register a resident aged 60 or over (age and sex come from the resident ID)."""
+    born = rules.birth_date_of(body.resident_id)
+    if rules.age_on(born, date.today()) < grants.ELDER_AGE:
+        raise Problem(422, "not-elderly", "Not an elder", f"eldercare registers residents aged {grants.ELDER_AGE} "
+                      "and over", field="resident_id")  # fmt: skip
+    if await session.get(Elder, body.resident_id) is not None:
+        raise Conflict("already-registered", "This elder is already registered", field="resident_id")
+    if await grants.is_dead(session, body.resident_id):
+        raise Conflict("deceased", "This person's death is registered", field="resident_id")
+    elder = await grants.enrol_elder(session, outbox, body.resident_id, body.region_code, who.subject,
+                                     community=body.community, address=body.address,
+                                     living_situation=body.living_situation, contact_phone=body.contact_phone)  # fmt: skip
+    await session.commit()
+    return public(elder, who)
+
+
+@router.get("/{resident_id}")
+async def read_elder(resident_id: str, session: SessionDep, who: CurrentUser) -> ElderPublic:
+    check_may_read(resident_id, who, "Elder")
+    elder = await session.get(Elder, resident_id)
+    if elder is None:
+        raise NotFound("Elder")
+    return public(elder, who)

@@ -1,0 +1,93 @@
+"""Policy as data: the fixture files in ``policy/``, their tables, and loading them idempotently at start-up."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from civic.money import to_fen
+from services.eldercare import rules
+from services.eldercare.models import AllowanceRate, PolicyParameter
+
+POLICY = Path(__file__).parent / "policy"
+
+
+@cache
+def assessment_scale() -> rules.Scale:
+    """The national standard's scale: the same everywhere, so read from its file, not from a regional table."""
+    return rules.scale_from(json.loads((POLICY / "assessment_scale.json").read_text(encoding="utf-8")))
+
+
+def fixture_rates() -> list[rules.Rate]:
+    with (POLICY / "allowances.csv").open(encoding="utf-8") as f:
+        return [
+            rules.Rate(row["region_code"], row["allowance"], int(row["min_age"]),
+                       date.fromisoformat(row["effective_from"]), to_fen(Decimal(row["monthly_yuan"])), row["source"])
+            for row in csv.DictReader(f)
+        ]  # fmt: skip
+
+
+def fixture_parameters() -> list[rules.Parameter]:
+    with (POLICY / "parameters.csv").open(encoding="utf-8") as f:
+        return [
+            rules.Parameter(row["region_code"], row["parameter"], date.fromisoformat(row["effective_from"]),
+                            row["value"], row["source"])
+            for row in csv.DictReader(f)
+        ]  # fmt: skip
+
+
+async def load_fixtures(session: AsyncSession) -> None:
+    """Insert the rows not there yet; a row already present is never rewritten (figures change by a new dated
+    row, so history stays as it was)."""
+    have_rates = {(r.region_code, r.allowance, r.min_age, r.effective_from)
+                  for r in (await session.exec(select(AllowanceRate))).all()}  # fmt: skip
+    for r in fixture_rates():
+        if (r.region_code, r.allowance, r.min_age, r.effective_from) not in have_rates:
+            session.add(AllowanceRate(region_code=r.region_code, allowance=r.allowance, min_age=r.min_age,
+                                      effective_from=r.effective_from, monthly_fen=r.monthly_fen, source=r.source))  # fmt: skip
+    have_params = {(p.region_code, p.name, p.effective_from)
+                   for p in (await session.exec(select(PolicyParameter))).all()}  # fmt: skip
+    for p in fixture_parameters():
+        if (p.region_code, p.name, p.effective_from) not in have_params:
+            session.add(PolicyParameter(region_code=p.region_code, name=p.name, effective_from=p.effective_from,
+                                        value=p.value, source=p.source))  # fmt: skip
+    await session.commit()
+
+
+@dataclass(frozen=True)
+class Policy:
+    rates: list[rules.Rate]
+    parameters: list[rules.Parameter]
+
+    def monthly_fen(self, kind: rules.AllowanceKind, region_code: str, age: int, on: date) -> int:
+        return rules.monthly_rate(self.rates, kind, region_code, age, on).monthly_fen
+
+    def parameter(self, name: str, region_code: str, on: date) -> str:
+        return rules.parameter(self.parameters, name, region_code, on)
+
+
+async def current_policy(session: AsyncSession) -> Policy:
+    rates = [rules.Rate(r.region_code, r.allowance, r.min_age, r.effective_from, r.monthly_fen, r.source)
+             for r in (await session.exec(select(AllowanceRate))).all()]  # fmt: skip
+    params = [rules.Parameter(p.region_code, p.name, p.effective_from, p.value, p.source)
+              for p in (await session.exec(select(PolicyParameter))).all()]  # fmt: skip
+    return Policy(rates, params)
+
+
+@asynccontextmanager
+async def policy_loaded(app: FastAPI) -> AsyncIterator[None]:
+    """A start-up resource: the tables exist by now; load the fixtures before serving."""
+    async with app.state.service.sessions() as session:
+        await load_fixtures(session)
+    yield
