@@ -1,0 +1,144 @@
+"""Eldercare's reactions to other departments' facts, read off the real broker: a death stops the allowances and
+says so once (also for someone eldercare never knew), its revocation restores them with back-pay; an assistance
+approval enrols the household's elders in the difficult-elderly subsidy and its termination ends it. Each event
+is also delivered twice (same id, as a relay restart would) and registered twice (new id): one effect."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from civic.broker import EmbeddedBroker
+from civic.events import Event
+from contracts.assistance import BenefitApproved, BenefitTerminated
+from contracts.funeral import DeathRegistered, DeathRevoked, Reporter
+from tests.conftest import eventually
+from tests.factories import resident_id
+from tests.integration.test_eldercare_allowances import Eldercare, eldercare
+from tests.kit import message_of, settings_for
+
+ENDED = "civic.eldercare.care-of-deceased-ended.v1"
+RESTORED = "civic.eldercare.care-of-deceased-restored.v1"
+
+
+async def deliver(broker: EmbeddedBroker, source: str, *events: Event, twice: bool = True) -> None:
+    """Publish as ``source`` would; each message twice (same event id), as after a relay restart."""
+    settings = settings_for(source, Path("unused"), broker.bootstrap)  # only the envelope is built from it
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            msg = message_of(event, settings)
+            for _ in range(2 if twice else 1):
+                await producer.send_and_wait(msg.topic, msg.value, key=msg.key, headers=msg.headers)
+    finally:
+        await producer.stop()
+
+
+def death(rid: str, registration: str, died: date) -> DeathRegistered:
+    return DeathRegistered(resident_id=rid, registration_id=registration, date_of_death=died,
+                           registered_at=datetime.now(UTC), reported_by=Reporter(name="张伟", relation="子女"))  # fmt: skip
+
+
+async def status_of(ec: Eldercare, rid: str, kind: str = "age") -> str | None:
+    for a in await ec.allowances(rid):
+        if a["allowance"] == kind:
+            return str(a["status"])
+    return None
+
+
+async def test_death_stops_the_allowance_and_revocation_restores_it_with_back_pay(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    elder, stranger = resident_id(date(1941, 4, 4)), resident_id(date(1939, 9, 9))
+    async with eldercare(broker, tmp_path) as ec:
+        assert (await ec.register(elder)).status_code == 201
+        [allowance_id] = await ec.run_birthday_job(date(2026, 11, 1))
+        await ec.api.post("/allowance-payment-runs", json={"month": "2026-11-01"}, headers=ec.cw)
+
+        registration = f"d-{elder[-6:]}"
+        twice_registered = [death(elder, registration, date(2026, 11, 10))] * 2  # two event ids, one death
+        await deliver(broker, "funeral", *twice_registered)
+        await deliver(broker, "funeral", death(stranger, f"d-{stranger[-6:]}", date(2026, 11, 12)), twice=False)
+
+        async def stopped() -> bool:
+            return await status_of(ec, elder) == "stopped"
+
+        await eventually(stopped, what="the deceased's age allowance stopped")
+        [allowance] = await ec.allowances(elder)
+        assert allowance["stopped_from"] == "2026-12-01" and registration in allowance["stop_reason"]
+        assert (await ec.run_birthday_job(date(2026, 12, 1))) == [], "nothing granted to a dead person"
+        await ec.api.post("/allowance-payment-runs", json={"month": "2026-12-01"}, headers=ec.cw)
+        payments = (await ec.api.get(f"/allowances/{allowance_id}/payments", headers=ec.cw)).json()
+        assert [p["month"] for p in payments] == ["2026-11-01"], "the month of death is paid, the next is not"
+
+        await deliver(broker, "funeral", DeathRevoked(resident_id=elder, registration_id=registration,
+                                                      reason="wrong person", revoked_at=datetime.now(UTC)))  # fmt: skip
+
+        async def restored() -> bool:
+            return await status_of(ec, elder) == "active"
+
+        await eventually(restored, what="the allowance restored")
+        payments = (await ec.api.get(f"/allowances/{allowance_id}/payments", headers=ec.cw)).json()
+        assert [(p["month"], p["kind"], p["amount"]) for p in payments] == [
+            ("2026-11-01", "regular", "100.00"),
+            ("2026-12-01", "back_pay", "100.00"),
+        ]
+
+        async def both_facts() -> bool:
+            kinds = [k for k, _ in await ec.published({elder, stranger})]
+            return kinds.count(ENDED) >= 2 and RESTORED in kinds
+
+        await eventually(both_facts, what="the facts of eldercare's steps")
+        events = await ec.published({elder, stranger})
+        ended = {d["resident_id"]: d for k, d in events if k == ENDED}
+        assert [k for k, _ in events].count(ENDED) == 2, "one fact per death, not per delivery"
+        assert [a["allowance_id"] for a in ended[elder]["allowances"]] == [allowance_id]
+        assert ended[stranger]["allowances"] == [] and ended[stranger]["released_bed_id"] is None
+        [restored_fact] = [d for k, d in events if k == RESTORED]
+        assert Decimal(restored_fact["back_pay"]) == Decimal("100.00")
+        assert restored_fact["back_pay_months"] == ["2026-12-01"]
+        kinds = [k for k, d in events if d["resident_id"] == elder]
+        assert kinds.count("civic.eldercare.allowance-stopped.v1") == 1
+
+
+async def test_assistance_approval_enrols_elderly_members_and_termination_ends_it(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    grandma, father, child = resident_id(date(1950, 2, 2), female=True), resident_id(date(1975, 1, 1)), \
+        resident_id(date(2010, 1, 1))  # fmt: skip
+    members = [grandma, father, child]
+    case_id = f"case-{grandma[-6:]}"
+    async with eldercare(broker, tmp_path) as ec:
+        approved = BenefitApproved(resident_id=father, case_id=case_id, benefit="dibao", household_id="h-1",
+                                   members=members, region_code="371002", monthly_amount="870.00",
+                                   effective_from=date(2026, 11, 1))  # fmt: skip
+        await deliver(broker, "assistance", approved, approved)
+
+        async def enrolled() -> bool:
+            return (await ec.api.get(f"/elders/{grandma}", headers=ec.cw)).status_code == 200 and await status_of(
+                ec, grandma, "difficult_elderly") == "active"  # fmt: skip
+
+        await eventually(enrolled, what="grandmother enrolled in the difficult-elderly subsidy")
+        [subsidy] = await ec.allowances(grandma)
+        assert (subsidy["granted_from"], subsidy["monthly_amount"]) == ("2026-11-01", "150.00")
+        assert (await ec.api.get(f"/elders/{father}", headers=ec.cw)).status_code == 404, "not elderly"
+
+        await deliver(broker, "assistance", BenefitTerminated(
+            resident_id=father, case_id=case_id, benefit="dibao", household_id="h-1", members=members,
+            effective_from=date(2027, 2, 15), reason="income above the standard"))  # fmt: skip
+
+        async def ended() -> bool:
+            return await status_of(ec, grandma, "difficult_elderly") == "ended"
+
+        await eventually(ended, what="the subsidy ended")
+        [subsidy] = await ec.allowances(grandma)
+        assert subsidy["stopped_from"] == "2027-03-01", "the month already begun is paid"
+        events = await ec.published(set(members))
+        kinds = [k for k, _ in events]
+        assert kinds.count("civic.eldercare.allowance-granted.v1") == 1
+        assert kinds.count("civic.eldercare.allowance-stopped.v1") == 1
+        assert kinds.count("civic.eldercare.elder-registered.v1") == 1
