@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
-from services.marriage import divorces, registrations
+from services.marriage import amendments, divorces, registrations
 from services.marriage.clock import Clock, registry_today
 from services.marriage.handlers import HANDLERS
 from services.marriage.models import TABLES
@@ -17,7 +17,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = registry_today
     app = create_app(
         settings or Settings(service_name="marriage"),
         title="civic · marriage registration",
-        routers=[registrations.router, divorces.router],
+        routers=[registrations.router, divorces.router, amendments.router],
         tables=TABLES,
         handlers=HANDLERS,
         resources=[policy_loaded, divorces.expiry_schedule],

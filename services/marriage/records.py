@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +19,10 @@ from services.marriage import rules
 from services.marriage.models import Certificate, CurrentSpouse, Divorce, Marriage
 from services.marriage.rules import MaritalStatus
 from services.marriage.schemas import DOMAIN
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

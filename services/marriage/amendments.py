@@ -1,0 +1,143 @@
+"""After the registration: certificate reissue (补领), revocation of a registration made with a false identity
+(非真实身份登记撤销), and a person's own records from any office (异地查档)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import select
+
+from civic.app import OutboxDep, SessionDep
+from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.identity import ResidentId
+from civic.problems import Conflict, NotFound
+from contracts.marriage import CertificateReissued, RegistrationRevoked
+from services.marriage import records
+from services.marriage.clock import Today
+from services.marriage.models import Certificate, CurrentSpouse, Marriage
+from services.marriage.rules import MaritalStatus
+from services.marriage.schemas import DOMAIN, CertificatePublic, MarriagePublic, OfficeCode, Reason
+
+router = APIRouter(tags=["certificates and corrections"])
+Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
+
+
+class Reissue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    office_code: OfficeCode
+
+
+class Revocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+@router.post("/certificates/{number}/reissue")
+async def reissue_certificate(
+    number: str, body: Reissue, session: SessionDep, outbox: OutboxDep, today: Today, user: Caseworker
+) -> CertificatePublic:
+    """A new number for the holder; the old number is void from today and says what replaced it."""
+    old = await session.get(Certificate, number)
+    if old is None:
+        raise NotFound("certificate")
+    if old.status != "valid":
+        raise Conflict("certificate-void", "The certificate is void", f"replaced by {old.replaced_by}", field="number")
+    marriage = await session.get(Marriage, old.marriage_id)
+    assert marriage is not None
+    if old.kind == "marriage" and marriage.status != "married":
+        raise Conflict(
+            "marriage-ended",
+            "The marriage has ended",
+            "a marriage certificate is reissued only while the marriage lasts",
+            field="number",
+        )
+    new = records.new_certificate(
+        old.kind, marriage, old.holder_resident_id, body.office_code, today, old.divorce_id, reissue=True
+    )
+    old.status, old.voided_on, old.replaced_by, old.void_reason = "void", today, new.number, "reissued"
+    session.add_all([old, new])
+    await outbox.add(
+        session,
+        CertificateReissued(
+            resident_id=old.holder_resident_id,
+            marriage_registration_id=marriage.id,
+            kind=old.kind,
+            number=new.number,
+            voided_number=old.number,
+            reissued_on=today,
+        ),
+    )
+    await session.commit()
+    return CertificatePublic.of(new, user)
+
+
+@router.post("/marriages/{marriage_id}/revocation")
+async def revoke_registration(
+    marriage_id: str, body: Revocation, session: SessionDep, outbox: OutboxDep, today: Today, user: Caseworker
+) -> MarriagePublic:
+    """The registration was made with a false identity: it is void, its certificates too, and each party's
+    status is what it was before it."""
+    marriage = await session.get(Marriage, marriage_id)
+    if marriage is None:
+        raise NotFound("marriage registration")
+    if marriage.status != "married":
+        raise Conflict(
+            "registration-not-current",
+            "Only a current marriage can be revoked here",
+            f"its status is {marriage.status}",
+        )
+    marriage.status, marriage.revoked_reason, marriage.revoked_by = "revoked", body.reason, user.subject
+    marriage.revoked_at = records.now()
+    session.add(marriage)
+    for party in marriage.parties():
+        row = await session.get(CurrentSpouse, party)
+        if row is not None:
+            await session.delete(row)
+    certificates = await records.certificates_of(session, marriage.id)
+    for c in certificates:
+        if c.status == "valid":
+            c.status, c.voided_on, c.void_reason = "void", today, "registration revoked"
+            session.add(c)
+    await session.flush()
+    changes = [
+        records.status_changed(
+            p,
+            (await records.status_of(session, p)).status,
+            MaritalStatus.MARRIED,
+            today,
+            marriage,
+            RegistrationRevoked.type_name,
+        )
+        for p in marriage.parties()
+    ]
+    await outbox.add(
+        session,
+        RegistrationRevoked(
+            resident_id=marriage.resident_id,
+            spouse_resident_id=marriage.spouse_resident_id,
+            marriage_registration_id=marriage.id,
+            reason=body.reason,
+            revoked_on=today,
+        ),
+        *changes,
+    )
+    await session.commit()
+    return MarriagePublic.of(marriage, certificates, user)
+
+
+@router.get("/people/{resident_id}/records")
+async def read_own_records(resident_id: ResidentId, session: SessionDep, user: CurrentUser) -> list[MarriagePublic]:
+    """异地查档: every registration naming the person, from any office, revoked ones included."""
+    if not user.may_read_person(resident_id, DOMAIN):
+        raise NotFound("person")
+    marriages = await records.marriages_of(session, resident_id)
+    certificates = (
+        (await session.exec(select(Certificate).where(Certificate.holder_resident_id == resident_id))).all()
+        if marriages
+        else []
+    )
+    return [MarriagePublic.of(m, [c for c in certificates if c.marriage_id == m.id], user) for m in marriages]
