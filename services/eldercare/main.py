@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
-from services.eldercare import allowance_api, assessments, elders
+from services.eldercare import allowance_api, assessments, elders, institutions
 from services.eldercare.handlers import HANDLERS
 from services.eldercare.models import TABLES
 from services.eldercare.policy_store import policy_loaded
@@ -17,7 +17,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     return create_app(
         settings or Settings(service_name="eldercare"),
         title="civic · eldercare",
-        routers=[elders.router, assessments.router, allowance_api.router],
+        routers=[elders.router, assessments.router, allowance_api.router, institutions.router],
         tables=TABLES,
         handlers=HANDLERS,
         resources=[policy_loaded],
