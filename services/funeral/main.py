@@ -1,20 +1,29 @@
-"""Funeral administration (殡葬): death registration starts 身后一件事."""
+"""Funeral administration (殡葬): death registration starts 身后一件事; its revocation undoes it. Funeral benefits
+(惠民殡葬, eco-burial subsidies), funeral-home bookings and cremations, public cemeteries, statistics."""
 
 from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
-from services.funeral.api import router
-from services.funeral.models import DeathRegistration
+from services.funeral import benefits, cemeteries, deaths, facilities, statistics
+from services.funeral.clock import Clock, local_today
+from services.funeral.handlers import HANDLERS
+from services.funeral.models import TABLES
+from services.funeral.policy_store import policy_loaded
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
-    return create_app(
+def build_app(settings: Settings | None = None, *, clock: Clock = local_today) -> FastAPI:
+    """``clock`` says what day it is (China Standard Time); tests may pass their own."""
+    app = create_app(
         settings or Settings(service_name="funeral"),
         title="civic · funeral administration",
-        routers=[router],
-        tables=[DeathRegistration.__table__],  # type: ignore[attr-defined]
+        routers=[deaths.router, benefits.router, facilities.router, cemeteries.router, statistics.router],
+        tables=TABLES,
+        handlers=HANDLERS,
+        resources=[policy_loaded],
     )
+    app.state.funeral_clock = clock
+    return app
 
 
 app = build_app()

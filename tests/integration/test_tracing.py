@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
 from services.assistance.main import build_app as build_assistance
 from services.funeral.main import build_app as build_funeral
@@ -40,6 +41,9 @@ async def test_trace_continues_from_http_request_into_the_consumer_handler(
                     "date_of_death": "2026-10-01",
                     "reported_by": {"name": "李明", "relation": "子女"},
                 },
+                headers=identity_headers(
+                    Principal(subject="cw-1", role=Role.CASEWORKER, domain="funeral"), funeral.state.service.settings
+                ),
             )
         assert response.status_code == 201, response.text
 
