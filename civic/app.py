@@ -188,12 +188,19 @@ def create_app(
                     await stack.enter_async_context(resource(app))
                 yield
         finally:
+            # The relay may finish the batch in hand (or it is published again on restart: harmless but
+            # wasteful). Consumers stop at once: a handler cut short rolls back and its event comes again.
+            service.relay.request_stop()
+            relay_task, *consumer_tasks = service.tasks
+            for task in consumer_tasks:
+                task.cancel()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(relay_task), timeout=2.0)
+            relay_task.cancel()
+            await asyncio.gather(*service.tasks, return_exceptions=True)
             await service.relay.stop()
             for runner in service.runners:
                 await runner.stop()
-            for task in service.tasks:
-                task.cancel()
-            await asyncio.gather(*service.tasks, return_exceptions=True)
             await engine.dispose()
 
     app = FastAPI(title=title, description=description, lifespan=lifespan)

@@ -173,8 +173,11 @@ class ConsumerRunner:
             self.consumer = consumer
         return self.consumer, self.producer
 
-    async def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopping.set()
+
+    async def stop(self) -> None:
+        self.request_stop()
         if self.consumer is not None:
             await self.consumer.stop()
             self.consumer = None

@@ -221,9 +221,12 @@ class Relay:
         except TimeoutError:
             pass
 
-    async def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopping.set()
         self.outbox.committed.set()
+
+    async def stop(self) -> None:
+        self.request_stop()
         if self.producer is not None:
             await self.producer.stop()
             self.producer = None

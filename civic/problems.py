@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from civic.identity import mask_in_text
+
 log = logging.getLogger("civic.problems")
 
 PROBLEM_JSON = "application/problem+json"
@@ -56,7 +58,7 @@ def problem_response(
     body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status}
     if detail:
         body["detail"] = detail
-    body["instance"] = request.url.path
+    body["instance"] = mask_in_text(request.url.path)  # paths may hold resident IDs (/elders/{id})
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
