@@ -16,11 +16,12 @@ from civic.bus import Handler, HandlerContext, Handlers
 from civic.config import DOMAINS
 from civic.events import Envelope, Event
 from gateway.journeys.definitions import JOURNEYS
-from gateway.journeys.model import Journey
+from gateway.journeys.model import Journey, JourneyState
 from gateway.journeys.progress import Seen, derive
 from gateway.journeys.tables import JourneyAlias, JourneyEventRecord, JourneyRecord
 
 DLQ_TOPICS = [dlq.topic_for(group) for group in DOMAINS]
+OPEN_STATES = [JourneyState.IN_PROGRESS, JourneyState.FAILED, JourneyState.COMPENSATING]
 
 
 def _trace_id(traceparent: str | None) -> str | None:
@@ -63,23 +64,27 @@ async def record_event(session: AsyncSession, env: Envelope, dead_letter_of: str
 
 
 async def _journey_of(session: AsyncSession, env: Envelope) -> str:
+    """The journey an event belongs to: by its correlation id, or else — for an event that continues a journey
+    from a request of its own (a caseworker's approval, a revocation) — the person's latest such journey."""
     alias = await session.get(JourneyAlias, env.correlation_id)
     if alias is not None:
         return alias.journey_id
-    revoking = next((j for j in JOURNEYS if j.compensation_starts_with == env.type), None)
-    if revoking is not None and await session.get(JourneyRecord, env.correlation_id) is None:
-        # The revocation came in a request of its own: it belongs to the latest such journey of the person.
-        latest = (
-            await session.exec(
-                select(JourneyRecord)
-                .where(JourneyRecord.kind == revoking.kind, JourneyRecord.subject == env.subject)
-                .order_by(col(JourneyRecord.started_at).desc())
-            )
-        ).first()
-        if latest is not None:
-            session.add(JourneyAlias(correlation_id=env.correlation_id, journey_id=latest.id))
-            return latest.id
-    return env.correlation_id
+    if await session.get(JourneyRecord, env.correlation_id) is not None:
+        return env.correlation_id
+    if any(j.starts_with == env.type for j in JOURNEYS):
+        return env.correlation_id
+    revoking = [j.kind for j in JOURNEYS if j.compensation_starts_with == env.type]
+    continuing = [j.kind for j in JOURNEYS if env.type in j.event_types()]
+    query = select(JourneyRecord).where(JourneyRecord.subject == env.subject)
+    if revoking:
+        query = query.where(col(JourneyRecord.kind).in_(revoking))
+    else:
+        query = query.where(col(JourneyRecord.kind).in_(continuing), col(JourneyRecord.state).in_(OPEN_STATES))
+    latest = (await session.exec(query.order_by(col(JourneyRecord.started_at).desc()))).first()
+    if latest is None:
+        return env.correlation_id  # kept; a journey that starts later with this id will count it
+    session.add(JourneyAlias(correlation_id=env.correlation_id, journey_id=latest.id))
+    return latest.id
 
 
 async def _recompute(session: AsyncSession, record: JourneyRecord) -> None:

@@ -47,3 +47,44 @@ async def test_after_death_journey_completes_and_shows_each_step(civic_system: A
         assert journey_id not in [j["id"] for j in (await api.get("/journeys", headers=stranger)).json()]
         caseworker_list = await api.get("/journeys", headers=funeral)
         assert caseworker_list.status_code == 403
+
+
+async def test_assistance_application_journey_follows_the_decision_made_later(civic_system: Any) -> None:
+    """The approval is a caseworker's later request, with its own correlation id; it still lands on the
+    applicant's journey. A rejection ends the journey, with the reason."""
+    cw = civic_system.auth(Role.CASEWORKER, "cw-a", "assistance")
+    async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
+        outcomes = {}
+        for decision in ("approve", "reject"):
+            applicant = resident_id(date(1975, 6, 1))
+            household = await api.post("/api/assistance/households", headers=cw, json={
+                "region_code": "371002", "area": "urban",
+                "members": [{"resident_id": applicant, "relation": "本人"}],
+                "incomes": [{"resident_id": applicant, "kind": "wages", "monthly_amount": "300"}],
+            })  # fmt: skip
+            assert household.status_code == 201, household.text
+            application = await api.post("/api/assistance/applications", headers=cw,
+                                         json={"household_id": household.json()["id"], "benefit": "dibao"})  # fmt: skip
+            assert application.status_code == 201, application.text
+            app_id = application.json()["id"]
+            assert (await api.post(f"/api/assistance/applications/{app_id}/verify", headers=cw)).status_code == 200
+            body = {"paid_from": "2026-01-01"} if decision == "approve" else {"reason": "收入超过低保标准"}
+            decided = await api.post(f"/api/assistance/applications/{app_id}/{decision}", headers=cw, json=body)
+            assert decided.status_code == 200, decided.text
+            outcomes[decision] = applicant
+
+        async def own_journey(applicant: str) -> dict[str, Any] | None:
+            mine = (await api.get("/journeys", headers=civic_system.auth(Role.CITIZEN, applicant))).json()
+            return next((j for j in mine if j["kind"] == "assistance-application"), None)
+
+        async def decided(applicant: str, state: str) -> bool:
+            journey = await own_journey(applicant)
+            return journey is not None and journey["state"] == state
+
+        await eventually(lambda: decided(outcomes["approve"], "completed"), timeout=60, what="approved journey")
+        await eventually(lambda: decided(outcomes["reject"], "ended"), timeout=60, what="rejected journey")
+        rejected = await own_journey(outcomes["reject"])
+        assert rejected is not None
+        step = rejected["steps"][0]
+        assert step["name"] == "decision" and step["reason"] == "civic.assistance.application-rejected.v1"
+        assert rejected["state_zh"] == "已终止" and rejected["history"] is None, "citizens see steps, not internals"

@@ -21,6 +21,14 @@ AFTER_DEATH = Journey(
             compensated=("civic.assistance.benefits-of-deceased-reinstated.v1",),
         ),
         Step(
+            name="care-ended",
+            label_zh="停发高龄补贴、退还养老床位、终止居家服务",
+            label_en="Age allowance stopped, institution bed released, home services cancelled",
+            service="eldercare",
+            done=("civic.eldercare.care-of-deceased-ended.v1",),
+            compensated=("civic.eldercare.care-of-deceased-restored.v1",),
+        ),
+        Step(
             name="spouse-widowed",
             label_zh="配偶婚姻状况登记为丧偶",
             label_en="Spouse recorded as widowed",
