@@ -6,7 +6,7 @@ Each is granted at most once per deceased, to a named family member, and cancell
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, status
 from sqlalchemy.exc import IntegrityError
@@ -15,9 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser
+from civic.identity import ResidentId
 from civic.money import from_fen, to_fen
 from civic.outbox import Outbox
-from civic.problems import Conflict, Problem
+from civic.problems import Conflict, NotFound, Problem
 from contracts.funeral import (
     EcoBurialSubsidyCancelled,
     EcoBurialSubsidyGranted,
@@ -27,18 +28,28 @@ from contracts.funeral import (
     Payee,
 )
 from services.funeral import rules
-from services.funeral.access import FamilyOrCaseworker, in_journey, registration_for_family_action, visible_registration
+from services.funeral.access import (
+    FamilyOrCaseworker,
+    in_journey,
+    registration_for_family_action,
+    sees_everything,
+    visible_registration,
+)
 from services.funeral.clock import Today
 from services.funeral.models import DeathRegistration, DifficultyRecord, EcoBurialSubsidy, FuneralBenefit
 from services.funeral.policy_store import current_policy
 from services.funeral.schemas import (
     BenefitsPublic,
+    DifficultyPublic,
     EcoBurialSubsidyCreate,
     EcoBurialSubsidyPublic,
+    EntitlementPublic,
     FuneralBenefitPublic,
+    shown,
 )
 
 router = APIRouter(prefix="/deaths", tags=["funeral benefits"])
+entitlements = APIRouter(tags=["funeral benefits"])
 
 
 async def difficulties_of(session: AsyncSession, resident_id: str) -> list[rules.Difficulty]:
@@ -181,6 +192,29 @@ async def grant_eco_burial_subsidy(
         )
     await session.commit()
     return EcoBurialSubsidyPublic.of(subsidy, user)
+
+
+@entitlements.get("/entitlements/{resident_id}")
+async def read_entitlement(
+    resident_id: ResidentId, session: SessionDep, user: CurrentUser, today: Today, on: date | None = None
+) -> EntitlementPublic:
+    """Whether a person would have the basic funeral services free (救助一件事: assistance's approval makes the
+    household entitled), as this service's projection of assistance events says. The person and funeral
+    caseworkers may ask; anyone else gets 404."""
+    if not (user.is_citizen(resident_id) or sees_everything(user)):
+        raise NotFound("person")
+    day = on or today
+    basis = [d for d in await difficulties_of(session, resident_id) if d.benefit in rules.DIFFICULTY_BENEFITS]
+    return EntitlementPublic(
+        resident_id=shown(resident_id, user) or "",
+        on=day,
+        free_basic_funeral_services=any(d.covers(day) for d in basis),
+        basis=[
+            DifficultyPublic(benefit=d.benefit, case_id=d.case_id, effective_from=d.effective_from,
+                             ended_from=d.ended_from)
+            for d in basis
+        ],
+    )  # fmt: skip
 
 
 @router.get("/{registration_id}/benefits")

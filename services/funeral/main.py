@@ -17,7 +17,14 @@ def build_app(settings: Settings | None = None, *, clock: Clock = local_today) -
     app = create_app(
         settings or Settings(service_name="funeral"),
         title="civic · funeral administration",
-        routers=[deaths.router, benefits.router, facilities.router, cemeteries.router, statistics.router],
+        routers=[
+            deaths.router,
+            benefits.router,
+            benefits.entitlements,
+            facilities.router,
+            cemeteries.router,
+            statistics.router,
+        ],
         tables=TABLES,
         handlers=HANDLERS,
         resources=[policy_loaded],

@@ -257,6 +257,20 @@ class EcoBurialSubsidyPublic(BaseModel):
         )
 
 
+class DifficultyPublic(BaseModel):
+    benefit: str
+    case_id: str
+    effective_from: date
+    ended_from: date | None
+
+
+class EntitlementPublic(BaseModel):
+    resident_id: str
+    on: date
+    free_basic_funeral_services: bool = Field(description="in difficulty on that day (低保, 低保边缘, 特困)")
+    basis: list[DifficultyPublic]
+
+
 class BenefitsPublic(BaseModel):
     """What funeral administration granted for one registered death."""
 
