@@ -46,6 +46,10 @@ class Child:
             return ""
 
 
+MAX_RESTARTS = 3
+RESTART_WINDOW_S = 60.0
+
+
 def apps(base_port: int) -> list[tuple[str, str, int]]:
     """(name, ASGI app, port) of every process ``civic up`` runs: the gateway first, then the services."""
     urls = local_service_urls(base_port)
@@ -170,13 +174,23 @@ def run_up(data_dir: Path, base_port: int = 8000, broker_port: int = 19092, read
             )
             return _fail(f"{failed.name} {state}; stopping everything. Last lines of {failed.log}:\n{failed.tail()}")
         print(banner(children, broker, data_dir, time.monotonic() - started), flush=True)
+        targets = {name: target for name, target, _ in processes}
+        restarts: dict[str, list[float]] = {}
         while not stopping:
-            dead = next((c for c in children if c.process.poll() is not None), None)
-            if dead is not None:
-                return _fail(
-                    f"{dead.name} exited with {dead.process.returncode}; stopping everything. "
-                    f"Last lines of {dead.log}:\n{dead.tail()}"
-                )
+            for i, dead in enumerate(children):
+                if dead.process.poll() is None:
+                    continue
+                # Like an orchestrator, restart a crashed service (its events wait on the bus meanwhile);
+                # one that keeps crashing takes everything down rather than flapping for ever.
+                recent = [t for t in restarts.get(dead.name, []) if time.monotonic() - t < RESTART_WINDOW_S]
+                if len(recent) >= MAX_RESTARTS:
+                    return _fail(
+                        f"{dead.name} exited with {dead.process.returncode} {len(recent) + 1} times within "
+                        f"{RESTART_WINDOW_S:g} s; stopping everything. Last lines of {dead.log}:\n{dead.tail()}"
+                    )
+                restarts[dead.name] = [*recent, time.monotonic()]
+                print(f"civic up: {dead.name} exited with {dead.process.returncode}; restarting it", flush=True)
+                children[i] = _spawn(dead.name, targets[dead.name], dead.port, env, logs)
             time.sleep(0.2)
         print("civic up: stopping…", flush=True)
         return 0

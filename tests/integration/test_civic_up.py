@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from civic.auth import Role
+from civic.local import MAX_RESTARTS
 from tests.e2e.conftest import (
     ROOT,
     CivicSystem,
@@ -91,15 +92,51 @@ def test_a_busy_port_is_named_and_nothing_starts(tmp_path: Path) -> None:
     assert not live_processes((tmp_path / "data").resolve(), broker_port)
 
 
-def test_a_crashed_service_brings_everything_down_with_exit_code_1(tmp_path: Path) -> None:
+FUNERAL = b"services.funeral.main:app"
+
+
+def _funeral_pids(system: CivicSystem) -> set[int]:
+    pids = set()
+    for pid in system.children():
+        try:
+            if FUNERAL in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.add(pid)
+        except OSError:
+            pass  # gone meanwhile
+    return pids
+
+
+def _ready(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_crashed_service_is_restarted_and_one_that_keeps_crashing_stops_everything(tmp_path: Path) -> None:
     system = start_civic_up(tmp_path / "data")
     try:
-        pids = system.children()
-        funeral = next(p for p in pids if b"services.funeral.main:app" in Path(f"/proc/{p}/cmdline").read_bytes())
-        os.kill(funeral, signal.SIGKILL)
+        url = system.service_urls["funeral"]
+        killed: set[int] = set()
+        with httpx.Client(timeout=5) as client:
+            (first,) = _funeral_pids(system)
+            os.kill(first, signal.SIGKILL)
+            killed.add(first)
+            wait_until(lambda: bool(_funeral_pids(system) - killed) and _ready(client, url), 60, "funeral restarted")
+            assert system.proc.poll() is None, "one crash does not take the system down"
+
+        def kill_each_new_funeral() -> bool:
+            for pid in _funeral_pids(system) - killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            return system.proc.poll() is not None
+
+        wait_until(kill_each_new_funeral, 90, "the supervisor to give up on a service that keeps crashing")
         assert system.proc.wait(30) == 1
-        stop_system(system)  # also waits until the reader has every line the supervisor printed
-        assert any("funeral exited" in line for line in system.output), system.output
+        assert len(killed) == MAX_RESTARTS + 1, "restarted MAX_RESTARTS times, then everything stopped"
+        stop_system(system)
+        assert any("funeral exited" in line and "restarting" in line for line in system.output), system.output
+        assert any("times within" in line for line in system.output), system.output
         assert not live_processes(system.data_dir, system.broker_port)
     finally:
         stop_system(system)
