@@ -8,33 +8,44 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from starlette.middleware.cors import CORSMiddleware
 
 from civic.app import Consumer, create_app
 from civic.config import Settings
+from gateway.audit import router as audit_router
+from gateway.breaker import Breakers
 from gateway.journeys.api import router as journeys_router
 from gateway.journeys.tables import TABLES as JOURNEY_TABLES
 from gateway.journeys.tracker import DLQ_TOPICS, journey_handlers
 from gateway.proxy import router as proxy_router
+from gateway.ratelimit import RateLimiter
+from gateway.settings import GatewaySettings
+from gateway.tables import TABLES as GATEWAY_TABLES
 from gateway.tokens import TokenVerifier
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings(service_name="gateway")
+    gateway_settings = settings if isinstance(settings, GatewaySettings) else GatewaySettings(
+        **(settings.model_dump() if settings else {})
+    )  # fmt: skip
+    settings = gateway_settings
 
     @contextlib.asynccontextmanager
     async def upstream_client(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=settings.gateway_timeout_s) as client:
+        timeout = httpx.Timeout(gateway_settings.gateway_timeout_s, connect=gateway_settings.gateway_connect_timeout_s)
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=200)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             HTTPXClientInstrumentor.instrument_client(client)
             app.state.http = client
-            app.state.tokens = TokenVerifier(settings)
+            app.state.tokens = TokenVerifier(gateway_settings)
             yield
 
     tracked = journey_handlers()
-    return create_app(
+    app = create_app(
         settings,
         title="civic · gateway",
-        routers=[journeys_router, proxy_router],
-        tables=JOURNEY_TABLES,
+        routers=[journeys_router, audit_router, proxy_router],
+        tables=[*JOURNEY_TABLES, *GATEWAY_TABLES],
         consumers=[
             # Two groups: the dead-letter copy of an event has the original's id, which one inbox would
             # take for a duplicate of the event itself.
@@ -43,6 +54,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         ],
         resources=[upstream_client],
     )
+    app.state.gateway_settings = gateway_settings
+    app.state.breakers = Breakers(gateway_settings.breaker_failure_threshold, gateway_settings.breaker_open_s)
+    app.state.rate_limiter = RateLimiter(gateway_settings.rate_limit_per_s, gateway_settings.rate_limit_burst)
+    if gateway_settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=gateway_settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id", "x-purpose"],
+            expose_headers=["x-request-id", "retry-after", "location", "idempotent-replayed"],
+        )  # fmt: skip
+    return app
 
 
 app = build_app()

@@ -1,8 +1,14 @@
 """Routing: ``/api/<domain>/<path>`` goes to that domain's service as ``/<path>``, on behalf of an authenticated
-caller whose identity is forwarded signed."""
+caller whose identity is forwarded signed.
+
+Reads (GET, HEAD) whose connection failed are tried again (nothing reached the service, and reads change nothing
+anyway); writes are never repeated by the gateway: a client that needs to retry a POST sends an
+``Idempotency-Key``. A service that keeps failing to answer gets its circuit opened (``gateway.breaker``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import httpx
@@ -11,8 +17,13 @@ from fastapi import APIRouter, Request, Response
 from civic.app import ServiceDep
 from civic.auth import IDENTITY_HEADER, Principal, forward
 from civic.problems import Problem
-from gateway.policy import may_route
-from gateway.tokens import InvalidToken, TokenVerifier
+from gateway import audit, idempotency
+from gateway.breaker import CircuitBreaker
+from gateway.callers import authenticate, caller
+from gateway.policy import READS, may_route
+from gateway.settings import GatewaySettings
+
+__all__ = ["authenticate", "caller", "router"]
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the client library sets itself are not forwarded.
 _HOP_BY_HOP = {
@@ -20,7 +31,7 @@ _HOP_BY_HOP = {
     "transfer-encoding", "upgrade", "host", "content-length",
 }  # fmt: skip
 # Never passed on from a client: the bearer token stays here, and the forwarded identity is ours to sign.
-_FROM_CLIENT_ONLY = {"authorization", IDENTITY_HEADER}
+_FROM_CLIENT_ONLY = {"authorization", IDENTITY_HEADER, "idempotency-key"}
 
 router = APIRouter(tags=["routing"])
 
@@ -29,40 +40,67 @@ def _forwardable(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
 
 
-async def authenticate(request: Request) -> Principal:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "unauthenticated", "Authentication required", "Send an OAuth2 bearer token.",
-                      headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-    verifier: TokenVerifier = request.app.state.tokens
-    try:
-        return await verifier.verify(token.strip())
-    except InvalidToken as exc:
-        raise Problem(401, "unauthenticated", "Authentication required", str(exc),
-                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc  # fmt: skip
-
-
 async def route_to_service(domain: str, path: str, request: Request, service: ServiceDep) -> Response:
-    principal = await authenticate(request)
-    base = service.settings.service_urls.get(domain)
+    principal = await caller(request)
+    settings: GatewaySettings = request.app.state.gateway_settings
+    base = settings.service_urls.get(domain)
     if base is None:
-        known = ", ".join(service.settings.service_urls)
+        known = ", ".join(settings.service_urls)
         raise Problem(404, "unknown-domain", "No such service", f"known: {known}", field="domain")
     if not may_route(principal, domain, request.method):
         raise Problem(403, "forbidden", "Not allowed", f"The role {principal.role} may not {request.method} {domain}.")
+    if request.method in READS and principal.role in audit.AUDITED_ROLES:
+        await audit.record_read(service, request, principal, domain, f"/{path}")
+    body = await request.body()
+
+    async def send() -> Response:
+        return await _send(request, principal, settings, domain, f"{base}/{path}", body)
+
+    key = request.headers.get("idempotency-key")
+    if request.method == "POST" and key is not None:
+        return await idempotency.once(service.sessions, principal, key.strip(), request, body, send,
+                                      settings.idempotency_wait_s)  # fmt: skip
+    return await send()
+
+
+async def _send(
+    request: Request, principal: Principal, settings: GatewaySettings, domain: str, url: str, body: bytes
+) -> Response:
     client: httpx.AsyncClient = request.app.state.http
+    breaker: CircuitBreaker = request.app.state.breakers[domain]
     headers = {k: v for k, v in _forwardable(request.headers).items() if k.lower() not in _FROM_CLIENT_ONLY}
     headers["x-request-id"] = request.state.request_id
-    headers[IDENTITY_HEADER] = forward(principal, service.settings)
-    try:
-        upstream = await client.request(
-            request.method, f"{base}/{path}", params=request.query_params, content=await request.body(),
-            headers=headers,
-        )  # fmt: skip
-    except httpx.TransportError as exc:
-        detail = "Try again shortly; nothing was changed if the request did not reach the service."
-        raise Problem(502, "service-unavailable", f"The {domain} service is unavailable", detail) from exc
-    return Response(upstream.content, status_code=upstream.status_code, headers=_forwardable(upstream.headers))
+    retries = settings.gateway_read_retries if request.method in READS else 0
+    attempt = 0
+    while True:
+        breaker.before_request()
+        headers[IDENTITY_HEADER] = forward(principal, settings)
+        try:
+            upstream = await client.request(request.method, url, params=request.query_params, content=body,
+                                            headers=headers)  # fmt: skip
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            breaker.failed()
+            if attempt < retries:
+                attempt += 1
+                await asyncio.sleep(settings.gateway_retry_backoff_s * 2 ** (attempt - 1))
+                continue
+            raise Problem(503, "service-unavailable", f"The {domain} service is unavailable",
+                          "The service could not be reached; nothing was sent to it. Try again shortly.",
+                          headers={"Retry-After": "1"}) from exc  # fmt: skip
+        except httpx.TimeoutException as exc:
+            breaker.failed()
+            raise Problem(504, "service-timeout", f"The {domain} service did not answer in time",
+                          "The request may or may not have been carried out; repeat a POST only with the same "
+                          "Idempotency-Key.") from exc  # fmt: skip
+        except httpx.TransportError as exc:
+            breaker.failed()
+            raise Problem(502, "bad-gateway", f"The {domain} service broke off the exchange",
+                          "The request may or may not have been carried out.") from exc  # fmt: skip
+        except BaseException:
+            breaker.released()
+            raise
+        breaker.succeeded()
+        return Response(upstream.content, status_code=upstream.status_code, headers=_forwardable(upstream.headers))
 
 
 # One route per method, so that each has its own operationId in the OpenAPI document.

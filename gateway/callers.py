@@ -1,0 +1,36 @@
+"""Who is calling: the bearer token verified, and the caller's rate limit charged (per principal; per IP address
+for requests without a token that can be trusted, so that guessing tokens is limited too)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from civic.auth import Principal
+from civic.problems import Problem
+from gateway.ratelimit import RateLimiter
+from gateway.tokens import InvalidToken, TokenVerifier
+
+
+async def authenticate(request: Request) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "unauthenticated", "Authentication required", "Send an OAuth2 bearer token.",
+                      headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    verifier: TokenVerifier = request.app.state.tokens
+    try:
+        return await verifier.verify(token.strip())
+    except InvalidToken as exc:
+        raise Problem(401, "unauthenticated", "Authentication required", str(exc),
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc  # fmt: skip
+
+
+async def caller(request: Request) -> Principal:
+    """The authenticated principal, once its rate limit allows the request (a FastAPI dependency)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    try:
+        principal = await authenticate(request)
+    except Problem:
+        limiter.take(f"ip:{request.client.host if request.client else 'unknown'}")
+        raise
+    limiter.take(f"{principal.role}:{principal.subject}")
+    return principal

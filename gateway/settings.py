@@ -1,0 +1,31 @@
+"""Settings only the gateway reads (prefix ``CIVIC_`` like the rest), each with a safe local default."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from civic.config import Settings
+
+
+class GatewaySettings(Settings):
+    service_name: str = "gateway"
+
+    # Routing. Connecting is quick or the service is not there; reading may take as long as a request may.
+    gateway_connect_timeout_s: float = 2.0
+    gateway_read_retries: int = Field(2, description="extra attempts for GET/HEAD whose connection failed")
+    gateway_retry_backoff_s: float = 0.05
+    breaker_failure_threshold: int = Field(3, description="consecutive failures that open a service's circuit")
+    breaker_open_s: float = Field(5.0, description="how long an open circuit refuses before one probe is let through")
+
+    # Safety for clients.
+    rate_limit_per_s: float = Field(50.0, description="sustained requests per second per client")
+    rate_limit_burst: int = Field(200, description="requests a client may make at once")
+    cors_origins: list[str] = Field(default_factory=list, description="origins of the citizen web apps (JSON in env)")
+    idempotency_wait_s: float = Field(20.0, description="how long a repeat waits for the first request's result")
+
+    # Department subscriptions.
+    webhook_timeout_s: float = 5.0
+    webhook_backoff_initial_s: float = 1.0
+    webhook_backoff_max_s: float = 300.0
+    webhook_max_attempts: int = Field(8, description="after this many failures a delivery is marked failed")
+    delivery_poll_s: float = Field(0.25, description="how often idle delivery workers and SSE streams look for work")
