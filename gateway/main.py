@@ -17,6 +17,7 @@ from gateway.breaker import Breakers
 from gateway.journeys.api import router as journeys_router
 from gateway.journeys.tables import TABLES as JOURNEY_TABLES
 from gateway.journeys.tracker import DLQ_TOPICS, journey_handlers
+from gateway.openapi import router as openapi_router
 from gateway.proxy import router as proxy_router
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
@@ -44,7 +45,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = create_app(
         settings,
         title="civic · gateway",
-        routers=[journeys_router, audit_router, proxy_router],
+        routers=[openapi_router, journeys_router, audit_router, proxy_router],
         tables=[*JOURNEY_TABLES, *GATEWAY_TABLES],
         consumers=[
             # Two groups: the dead-letter copy of an event has the original's id, which one inbox would
