@@ -88,3 +88,38 @@ async def test_assistance_application_journey_follows_the_decision_made_later(ci
         step = rejected["steps"][0]
         assert step["name"] == "decision" and step["reason"] == "civic.assistance.application-rejected.v1"
         assert rejected["state_zh"] == "已终止" and rejected["history"] is None, "citizens see steps, not internals"
+
+
+async def test_a_death_registered_in_error_is_undone_everywhere(civic_system: Any) -> None:
+    funeral = civic_system.auth(Role.CASEWORKER, "cw-f", "funeral")
+    assistance = civic_system.auth(Role.CASEWORKER, "cw-a", "assistance")
+    operator = civic_system.auth(Role.OPERATOR, "op-1")
+    person = resident_id(date(1944, 4, 4))
+    async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
+        case = await api.post("/api/assistance/cases", headers=assistance, json={
+            "resident_id": person, "region_code": "371002", "monthly_amount": "690.00", "paid_from": "2025-01-01"})  # fmt: skip
+        assert case.status_code == 201, case.text
+        death = await api.post("/api/funeral/deaths", headers=funeral, json={
+            "resident_id": person, "date_of_death": "2026-09-30", "reported_by": {"name": "孙丽", "relation": "子女"}})  # fmt: skip
+        assert death.status_code == 201, death.text
+        journey_id, registration_id = death.json()["journey_id"], death.json()["id"]
+
+        async def state_is(state: str) -> bool:
+            response = await api.get(f"/journeys/{journey_id}", headers=operator)
+            return response.status_code == 200 and response.json()["state"] == state
+
+        await eventually(lambda: state_is("completed"), timeout=60, what="the journey completed before revocation")
+        revoked = await api.post(f"/api/funeral/deaths/{registration_id}/revocation", headers=funeral,
+                                 json={"reason": "误报：同名人员"})  # fmt: skip
+        assert revoked.status_code == 200, revoked.text
+        await eventually(lambda: state_is("compensated"), timeout=60, what="every step undone")
+
+        journey = (await api.get(f"/journeys/{journey_id}", headers=operator)).json()
+        steps = {s["name"]: s["state"] for s in journey["steps"]}
+        assert steps["benefits-stopped"] == "compensated"
+        assert steps["care-ended"] == "compensated"
+        assert steps["funeral-benefit"] in ("compensated", "not_applicable")
+        assert steps["spouse-widowed"] == "not_applicable"
+        assert journey["state_zh"] == "已全部撤回"
+        restored = (await api.get(f"/api/assistance/cases/{case.json()['id']}", headers=assistance)).json()
+        assert restored["status"] == "active", "the benefit is paid again (back-pay is assistance's own test)"

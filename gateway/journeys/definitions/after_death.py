@@ -1,4 +1,7 @@
-"""身后一件事: a death reported once; every department does its part; a death registered in error is undone."""
+"""身后一件事: a death reported once; every department does its part; a death registered in error is undone.
+
+The eco-burial subsidy is not a step: it follows the family's choice of burial, which may come much later or
+never, and the journey should not wait for it."""
 
 from datetime import timedelta
 
@@ -27,6 +30,15 @@ AFTER_DEATH = Journey(
             service="eldercare",
             done=("civic.eldercare.care-of-deceased-ended.v1",),
             compensated=("civic.eldercare.care-of-deceased-restored.v1",),
+        ),
+        Step(
+            name="funeral-benefit",
+            label_zh="惠民殡葬补助（困难群众免除基本殡葬费用）",
+            label_en="Basic funeral benefit (free for people in difficulty)",
+            service="funeral",
+            done=("civic.funeral.funeral-benefit-granted.v1",),
+            not_applicable=("civic.funeral.funeral-benefit-not-granted.v1",),
+            compensated=("civic.funeral.funeral-benefit-cancelled.v1",),
         ),
         Step(
             name="spouse-widowed",
