@@ -16,6 +16,7 @@ test: $(SYNCED)  ## the full test suite against a real broker and real databases
 
 bench: $(SYNCED)  ## pipeline throughput/latency vs plain aiokafka, and civic up time to ready
 	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench.journeys
 
 lint: $(SYNCED)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
