@@ -25,17 +25,24 @@ from civic.auth import Role
 from civic.broker import free_port, port_in_use
 from civic.config import DOMAINS, Settings
 from civic.events import UnparseableEvent, decode
+from civic.identity import check_character
 from gateway.journeys.definitions.after_death import AFTER_DEATH
 from gateway.journeys.model import JourneyState
 from gateway.journeys.progress import Seen, derive
 from gateway.tokens import issue_dev_token
-from tests.factories import resident_id
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAT_OUT = int(os.environ.get("BENCH_JOURNEYS", "200"))
 PACED = int(os.environ.get("BENCH_PACED_JOURNEYS", "200"))
 RATE = float(os.environ.get("BENCH_JOURNEY_RATE", "50"))
 CONCURRENCY = 32
+_serial = iter(range(1, 10**6))
+
+
+def resident_id(born: date) -> str:
+    """A valid, unique resident ID for the load (region 371002, Weihai Huancui)."""
+    first17 = f"371002{born:%Y%m%d}{next(_serial) % 1000:03d}"
+    return first17 + check_character(first17)
 
 
 class Observer:
