@@ -21,6 +21,10 @@ from gateway.openapi import router as openapi_router
 from gateway.proxy import router as proxy_router
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
+from gateway.subscriptions.api import router as subscriptions_router
+from gateway.subscriptions.fanout import subscription_handlers
+from gateway.subscriptions.tables import TABLES as SUBSCRIPTION_TABLES
+from gateway.subscriptions.webhooks import running_deliveries
 from gateway.tables import TABLES as GATEWAY_TABLES
 from gateway.tokens import TokenVerifier
 
@@ -45,15 +49,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = create_app(
         settings,
         title="civic · gateway",
-        routers=[openapi_router, journeys_router, audit_router, proxy_router],
-        tables=[*JOURNEY_TABLES, *GATEWAY_TABLES],
+        routers=[openapi_router, journeys_router, audit_router, subscriptions_router, proxy_router],
+        tables=[*JOURNEY_TABLES, *GATEWAY_TABLES, *SUBSCRIPTION_TABLES],
+        # Department subscriptions: this group (named after the service, "gateway") feeds them.
+        handlers=subscription_handlers(),
         consumers=[
             # Two groups: the dead-letter copy of an event has the original's id, which one inbox would
             # take for a duplicate of the event itself.
             Consumer(f"{settings.service_name}-journeys", tracked),
             Consumer(f"{settings.service_name}-journeys-dlq", tracked, topics=DLQ_TOPICS),
         ],
-        resources=[upstream_client],
+        resources=[upstream_client, running_deliveries],
     )
     app.state.gateway_settings = gateway_settings
     app.state.breakers = Breakers(gateway_settings.breaker_failure_threshold, gateway_settings.breaker_open_s)

@@ -1,0 +1,1 @@
+"""Department subscriptions: scoped CloudEvents delivered by signed webhooks and a server-sent-events stream."""
