@@ -1,8 +1,9 @@
 #!/bin/bash
 # Creates civic's topics if they do not exist: one per domain, and a dead-letter topic per consumer group (the
 # five services and the gateway). Runs in the apache/kafka image (kafka-topics.sh), as the docker-compose
-# one-shot `kafka-topics` and as the Kubernetes Job `civic-kafka-topics`. The list must match
-# civic.broker.system_topics() (a test checks it). Idempotent: safe to run on every deployment.
+# one-shot `kafka-topics` and as the Kubernetes Job `civic-kafka-topics`. The list is civic.broker.system_topics()
+# plus the dead-letter topics of the gateway's journey-tracker groups, which system_topics() lacks (a test checks
+# both). Idempotent: safe to run on every deployment.
 set -euo pipefail
 : "${KAFKA_BOOTSTRAP:?}" "${TOPIC_PARTITIONS:?}" "${TOPIC_REPLICATION_FACTOR:?}" "${TOPIC_MIN_INSYNC_REPLICAS:?}"
 KAFKA_TOPICS=${KAFKA_TOPICS_SH:-/opt/kafka/bin/kafka-topics.sh}
@@ -19,6 +20,8 @@ TOPICS=(
   civic.dlq.funeral
   civic.dlq.placenames
   civic.dlq.gateway
+  civic.dlq.gateway-journeys
+  civic.dlq.gateway-journeys-dlq
 )
 
 # The broker may still be electing its controller when this starts: wait for it, but not forever.
