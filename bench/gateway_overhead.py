@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from civic.auth import Role
 from civic.broker import free_port
 from civic.config import Settings
+from civic.identity import check_character
 from gateway.tokens import issue_dev_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,8 +108,9 @@ def main() -> None:
             "CIVIC_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
         })  # fmt: skip
         try:
-            token = issue_dev_token(Settings(data_dir=Path(data_dir)), role=Role.CASEWORKER, subject="bench",
-                                    domain="funeral")  # fmt: skip
+            # A citizen: the routing path alone. A caseworker's read adds one audit-log insert (a SQLite commit).
+            citizen = "37100219450312003" + check_character("37100219450312003")
+            token = issue_dev_token(Settings(data_dir=Path(data_dir)), role=Role.CITIZEN, subject=citizen)
             auth = {"authorization": f"Bearer {token}"}
             direct_url = f"http://127.0.0.1:{service_port}/ping"
             gateway_url = f"http://127.0.0.1:{gateway_port}/api/funeral/ping"
