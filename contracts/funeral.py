@@ -73,6 +73,17 @@ class FuneralBenefitGranted(PersonEvent):
     payee: Payee | None
 
 
+class FuneralBenefitPayeeNamed(PersonEvent):
+    """The family member the funeral benefit is paid to was named after the grant (the death was reported by a
+    hospital, the police or the community, who are not paid)."""
+
+    type_name = "civic.funeral.funeral-benefit-payee-named.v1"
+
+    death_registration_id: str
+    benefit_id: str
+    payee: Payee
+
+
 class FuneralBenefitNotGranted(PersonEvent):
     """No basic funeral benefit is due for this death (not in difficulty, and no standard benefit in the region).
     Published so that 身后一件事 shows funeral's step as decided."""

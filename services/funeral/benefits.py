@@ -25,6 +25,7 @@ from contracts.funeral import (
     FuneralBenefitCancelled,
     FuneralBenefitGranted,
     FuneralBenefitNotGranted,
+    FuneralBenefitPayeeNamed,
     Payee,
 )
 from services.funeral import rules
@@ -45,6 +46,7 @@ from services.funeral.schemas import (
     EcoBurialSubsidyPublic,
     EntitlementPublic,
     FuneralBenefitPublic,
+    PayeeIn,
     shown,
 )
 
@@ -192,6 +194,35 @@ async def grant_eco_burial_subsidy(
         )
     await session.commit()
     return EcoBurialSubsidyPublic.of(subsidy, user)
+
+
+@router.post("/{registration_id}/funeral-benefit/payee")
+async def name_funeral_benefit_payee(
+    registration_id: str, body: PayeeIn, session: SessionDep, outbox: OutboxDep, user: FamilyOrCaseworker
+) -> FuneralBenefitPublic:
+    """Name the family member the funeral benefit goes to, when the death was reported by someone who is not paid
+    (a hospital, the police, the community). Once named, a payee is not replaced here."""
+    reg = await registration_for_family_action(session, registration_id, user)
+    benefit = (
+        await session.exec(
+            select(FuneralBenefit).where(FuneralBenefit.registration_id == reg.id, FuneralBenefit.status == "granted")
+        )
+    ).first()
+    if benefit is None:
+        raise Conflict("no-funeral-benefit", "No funeral benefit was granted for this death")
+    if benefit.payee_name is not None:
+        raise Conflict("payee-already-named", "The payee of this benefit is already named", field="name")
+    benefit.payee_name, benefit.payee_relation, benefit.payee_resident_id = body.name, body.relation, body.resident_id
+    session.add(benefit)
+    with in_journey(reg.journey_id):
+        await outbox.add(
+            session,
+            FuneralBenefitPayeeNamed(resident_id=reg.resident_id, death_registration_id=reg.id, benefit_id=benefit.id,
+                                     payee=Payee(name=body.name, relation=body.relation,
+                                                 resident_id=body.resident_id)),
+        )  # fmt: skip
+    await session.commit()
+    return FuneralBenefitPublic.of(benefit, user)
 
 
 @entitlements.get("/entitlements/{resident_id}")

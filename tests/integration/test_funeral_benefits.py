@@ -203,12 +203,19 @@ async def test_eco_burial_subsidy_by_type_once_per_deceased(broker: EmbeddedBrok
         assert await written() == 1, "the second request wrote nothing"
 
         # Shengzhou has no eco-burial figure in the policy data; it pays everyone the standard funeral benefit.
-        sz = (await f.report(f.caseworker, **death(shengzhou))).json()
+        hospital = {"name": "嵊州市人民医院", "relation": "医院"}
+        sz = (await f.report(f.caseworker, **death(shengzhou, reported_by=hospital))).json()
         none_there = await f.client.post(f"/deaths/{sz['id']}/eco-burial-subsidy", headers=f.caseworker,
                                          json={"burial_type": "sea", "burial_date": "2026-11-12", "payee": payee})  # fmt: skip
         assert (none_there.status_code, none_there.json()["type"].split("/")[-1]) == (422, "no-eco-burial-subsidy")
         standard = (await benefits(f, sz["id"], f.caseworker))["funeral_benefit"]
         assert (standard["kind"], standard["amount"], standard["in_kind"]) == ("standard", "835.21", False)
+        assert standard["payee"] is None, "a hospital that reports is not paid"
+        named = await f.client.post(f"/deaths/{sz['id']}/funeral-benefit/payee", headers=f.caseworker, json=payee)
+        assert named.status_code == 200, named.text
+        assert named.json()["payee"] == payee
+        renamed = await f.client.post(f"/deaths/{sz['id']}/funeral-benefit/payee", headers=f.caseworker, json=payee)
+        assert (renamed.status_code, renamed.json()["type"].split("/")[-1]) == (409, "payee-already-named")
 
         # A revoked death gets no subsidy; an unknown one is not found.
         assert (await f.revoke(sz["id"])).status_code == 200
