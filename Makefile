@@ -14,9 +14,10 @@ up: $(SYNCED)  ## run the whole system locally: embedded broker, five services, 
 test: $(SYNCED)  ## the full test suite against a real broker and real databases
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: $(SYNCED)  ## pipeline throughput/latency vs plain aiokafka, and civic up time to ready
+bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up time to ready, journeys, gateway overhead
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.journeys
+	$(VENV)/bin/python -m bench.gateway_overhead
 
 lint: $(SYNCED)  ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -154,9 +154,14 @@ class EmbeddedBroker:
         self.stop()
 
 
+# Every consumer group that runs: each service's, and the gateway's (its own, and the journey tracker's two).
+CONSUMER_GROUPS = (*DOMAINS, "gateway", "gateway-journeys", "gateway-journeys-dlq")
+
+
 def system_topics() -> list[str]:
-    """One topic per domain, and a dead-letter topic per consumer group (each service, and the gateway)."""
-    return [topic_of(d) for d in DOMAINS] + [dlq_topic_for(g) for g in (*DOMAINS, "gateway")]
+    """One topic per domain, and a dead-letter topic per consumer group (where auto-creation is off, as on a
+    production Kafka, a dead letter to a missing topic could not be sent)."""
+    return [topic_of(d) for d in DOMAINS] + [dlq_topic_for(g) for g in CONSUMER_GROUPS]
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:

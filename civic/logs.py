@@ -71,3 +71,6 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
         lg.handlers = []
         lg.propagate = True
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # Access lines repeat request paths (which may hold resident IDs, masked here anyway) for every call;
+    # the request id in each problem document and the traces serve instead.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

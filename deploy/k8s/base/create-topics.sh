@@ -2,8 +2,7 @@
 # Creates civic's topics if they do not exist: one per domain, and a dead-letter topic per consumer group (the
 # five services and the gateway). Runs in the apache/kafka image (kafka-topics.sh), as the docker-compose
 # one-shot `kafka-topics` and as the Kubernetes Job `civic-kafka-topics`. The list is civic.broker.system_topics()
-# plus the dead-letter topics of the gateway's journey-tracker groups, which system_topics() lacks (a test checks
-# both). Idempotent: safe to run on every deployment.
+# (a test checks that they agree). Idempotent: safe to run on every deployment.
 set -euo pipefail
 : "${KAFKA_BOOTSTRAP:?}" "${TOPIC_PARTITIONS:?}" "${TOPIC_REPLICATION_FACTOR:?}" "${TOPIC_MIN_INSYNC_REPLICAS:?}"
 KAFKA_TOPICS=${KAFKA_TOPICS_SH:-/opt/kafka/bin/kafka-topics.sh}
