@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser
-from civic.identity import ResidentId
+from civic.identity import InvalidResidentId, ResidentId, validate_resident_id
 from civic.money import from_fen, to_fen
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
@@ -59,20 +59,35 @@ async def difficulties_of(session: AsyncSession, resident_id: str) -> list[rules
     return [rules.Difficulty(r.benefit, r.case_id, r.effective_from, r.ended_from) for r in rows.all()]
 
 
+async def decision_for(session: AsyncSession, reg: DeathRegistration) -> rules.FuneralBenefitDecision:
+    return rules.decide_funeral_benefit(
+        await difficulties_of(session, reg.resident_id), reg.date_of_death, reg.region_code,
+        await current_policy(session),
+    )  # fmt: skip
+
+
 async def decide_funeral_benefit(
     session: AsyncSession, outbox: Outbox, reg: DeathRegistration, payee: Payee | None
 ) -> FuneralBenefit | None:
     """Decide the basic funeral benefit for a newly registered death, in the registration's transaction."""
-    decision = rules.decide_funeral_benefit(
-        await difficulties_of(session, reg.resident_id), reg.date_of_death, reg.region_code,
-        await current_policy(session),
-    )  # fmt: skip
+    decision = await decision_for(session, reg)
     if decision.kind is None:
         await outbox.add(
             session,
             FuneralBenefitNotGranted(resident_id=reg.resident_id, death_registration_id=reg.id, reason=decision.reason),
         )
         return None
+    return await grant(session, outbox, reg, decision, payee)
+
+
+async def grant(
+    session: AsyncSession,
+    outbox: Outbox,
+    reg: DeathRegistration,
+    decision: rules.FuneralBenefitDecision,
+    payee: Payee | None,
+) -> FuneralBenefit:
+    assert decision.kind is not None
     benefit = FuneralBenefit(
         registration_id=reg.id,
         resident_id=reg.resident_id,
@@ -85,7 +100,7 @@ async def decide_funeral_benefit(
         payee_name=payee.name if payee else None,
         payee_relation=payee.relation if payee else None,
         payee_resident_id=payee.resident_id if payee else None,
-        granted_on=reg.registered_at.date(),
+        granted_on=datetime.now(UTC).date(),
     )
     session.add(benefit)
     await session.flush()
@@ -106,19 +121,67 @@ async def decide_funeral_benefit(
     return benefit
 
 
+def _payee_of(b: FuneralBenefit) -> Payee | None:
+    if b.payee_name is None or b.payee_relation is None:
+        return None
+    return Payee(name=b.payee_name, relation=b.payee_relation, resident_id=b.payee_resident_id)
+
+
+def _reporter_as_payee(reg: DeathRegistration) -> Payee | None:
+    if reg.source != rules.DeathSource.FAMILY.value:
+        return None
+    try:
+        own_id: str | None = validate_resident_id(reg.reporter_subject)  # a citizen reported it
+    except InvalidResidentId:
+        own_id = None  # a caseworker took the family's report
+    return Payee(name=reg.reporter_name, relation=reg.reporter_relation, resident_id=own_id)
+
+
+async def cancel(session: AsyncSession, outbox: Outbox, b: FuneralBenefit, reason: str) -> None:
+    b.status, b.active_resident_id = "cancelled", None
+    b.cancelled_at, b.cancellation_reason = datetime.now(UTC), reason[:500]
+    session.add(b)
+    await session.flush()  # the deceased's one active benefit is free again before another is granted
+    await outbox.add(
+        session,
+        FuneralBenefitCancelled(resident_id=b.resident_id, death_registration_id=b.registration_id, benefit_id=b.id,
+                                kind=b.kind, amount=from_fen(b.amount_fen), reason=reason[:500]),
+    )  # fmt: skip
+
+
+async def reconsider_after_late_news(session: AsyncSession, outbox: Outbox, resident_id: str) -> None:
+    """Assistance's approval (or reinstatement) arrived after the death was registered, and it covers the day of
+    death: the benefit decided without it is replaced by the one due (free basic services). Nothing is taken
+    away here: a benefit decided on what was known stays unless a better one is due."""
+    reg = (
+        await session.exec(select(DeathRegistration).where(DeathRegistration.active_resident_id == resident_id))
+    ).first()
+    if reg is None:
+        return
+    decision = await decision_for(session, reg)
+    if decision.kind is not rules.FuneralBenefitKind.FREE_BASIC_SERVICES:
+        return
+    current = (
+        await session.exec(
+            select(FuneralBenefit).where(FuneralBenefit.registration_id == reg.id, FuneralBenefit.status == "granted")
+        )
+    ).first()
+    if current is not None and current.kind == decision.kind.value:
+        return
+    payee = _payee_of(current) if current is not None else _reporter_as_payee(reg)
+    with in_journey(reg.journey_id):
+        if current is not None:
+            await cancel(session, outbox, current, f"superseded: {decision.reason}")
+        await grant(session, outbox, reg, decision, payee)
+
+
 async def cancel_for_revoked_death(session: AsyncSession, outbox: Outbox, reg: DeathRegistration, reason: str) -> None:
     now = datetime.now(UTC)
     benefits = await session.exec(
         select(FuneralBenefit).where(FuneralBenefit.registration_id == reg.id, FuneralBenefit.status == "granted")
     )
     for b in benefits.all():
-        b.status, b.active_resident_id, b.cancelled_at, b.cancellation_reason = "cancelled", None, now, reason[:500]
-        session.add(b)
-        await outbox.add(
-            session,
-            FuneralBenefitCancelled(resident_id=b.resident_id, death_registration_id=reg.id, benefit_id=b.id,
-                                    kind=b.kind, amount=from_fen(b.amount_fen), reason=reason[:500]),
-        )  # fmt: skip
+        await cancel(session, outbox, b, reason)
     subsidies = await session.exec(
         select(EcoBurialSubsidy).where(EcoBurialSubsidy.registration_id == reg.id, EcoBurialSubsidy.status == "granted")
     )

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.bus import HandlerContext, Handlers
 from contracts.assistance import BenefitApproved, BenefitReinstated, BenefitTerminated, HouseholdCompositionChanged
+from services.funeral import benefits
 from services.funeral.models import DifficultyRecord
 
 
@@ -47,10 +48,13 @@ async def _cover(
 
 
 async def note_benefit_approved(event: BenefitApproved, ctx: HandlerContext) -> None:
-    """Every member of the household is covered by the benefit from its effective date."""
+    """Every member of the household is covered by the benefit from its effective date. A member whose death is
+    already registered, and who turns out to have been in difficulty on that day, gets the free services now."""
+    members = [event.resident_id, *event.members]
     await _cover(ctx.session, case_id=event.case_id, benefit=event.benefit, household_id=event.household_id,
-                 members=[event.resident_id, *event.members], effective_from=event.effective_from,
-                 event_id=ctx.envelope.id)  # fmt: skip
+                 members=members, effective_from=event.effective_from, event_id=ctx.envelope.id)  # fmt: skip
+    for resident_id in dict.fromkeys(members):
+        await benefits.reconsider_after_late_news(ctx.session, ctx.outbox, resident_id)
 
 
 async def note_benefit_terminated(event: BenefitTerminated, ctx: HandlerContext) -> None:

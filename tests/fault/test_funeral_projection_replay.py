@@ -16,7 +16,7 @@ from civic.events import Event
 from contracts.assistance import BenefitApproved, BenefitTerminated
 from tests.conftest import eventually
 from tests.factories import resident_id
-from tests.integration.test_funeral_deaths import death, funeral
+from tests.integration.test_funeral_deaths import death, funeral, published
 from tests.kit import Message, message_of
 
 
@@ -76,3 +76,38 @@ async def test_duplicated_assistance_facts_change_the_projection_once(broker: Em
         assert (await f.client.get(f"/deaths/{late['id']}/benefits", headers=f.caseworker)).json()[
             "funeral_benefit"
         ] is None
+
+
+async def test_an_approval_arriving_after_the_death_grants_the_free_services_once(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Assistance's approval was delayed (its relay waited out a broker outage): the death was registered first
+    and got nothing. When the approval arrives and covers the day of death, the free services are granted, to the
+    relative who reported; the same approval again grants nothing more."""
+    poor, son = resident_id(date(1943, 3, 3)), resident_id(date(1969, 9, 9))
+    approved = BenefitApproved(resident_id=poor, case_id=str(uuid.uuid4()), benefit="tekun",
+                               household_id=str(uuid.uuid4()), members=[poor], region_code="371002",
+                               monthly_amount=Decimal("900.00"), effective_from=date(2026, 1, 1))  # fmt: skip
+    async with funeral(broker, tmp_path) as f:
+        reg = (await f.report(f.citizen(son), **death(poor))).json()
+        url = f"/deaths/{reg['id']}/benefits"
+        assert (await f.client.get(url, headers=f.caseworker)).json()["funeral_benefit"] is None
+        await send(broker, [message_of(approved, f.settings), message_of(approved, f.settings)])
+
+        async def granted() -> bool:
+            return (await f.client.get(url, headers=f.caseworker)).json()["funeral_benefit"] is not None
+
+        await eventually(granted, what="the free services granted on the late approval")
+
+        async def both_handled() -> bool:
+            return f.service.runners[0].stats.handled >= 2
+
+        await eventually(both_handled, what="the second copy of the approval handled")
+        benefit = (await f.client.get(url, headers=f.citizen(son))).json()["funeral_benefit"]
+        assert (benefit["kind"], benefit["amount"], benefit["status"]) == ("free_basic_services", "1200.00", "granted")
+        assert benefit["payee"] == {"name": "王芳", "relation": "子女", "resident_id": son}
+        await f.drained()
+
+    events = [e for e in await published(broker, {poor}) if e["type"].endswith("funeral-benefit-granted.v1")]
+    assert len(events) == 1, "granted once, whatever was delivered twice"
+    assert events[0]["headers"]["ce_correlationid"] == reg["journey_id"]
