@@ -227,6 +227,9 @@ class Relay:
 
     async def stop(self) -> None:
         self.request_stop()
+        # Release the lease here too: the run task may have been cancelled before reaching its own release, and
+        # a checked-out connection outlives engine.dispose(), which would keep the standbys waiting.
+        await self._release()
         if self.producer is not None:
             await self.producer.stop()
             self.producer = None
