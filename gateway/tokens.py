@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ ALGORITHMS = ["RS256", "PS256", "ES256"]
 DEV_ISSUER = "civic-dev-issuer"
 DEV_KEY_FILE = "dev-issuer.pem"
 DEV_KID = "civic-dev-1"
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class InvalidToken(Exception):
@@ -81,8 +83,24 @@ class TokenVerifier:
             self._dev_key = dev_private_key(settings.data_dir).public_key()
         if self._jwks is None and self._dev_key is None:
             raise RuntimeError("the gateway needs CIVIC_JWKS_URL (and CIVIC_JWT_ISSUER), or CIVIC_DEV_ISSUER=true")
+        # A client sends the same token with every request until it expires: verify its signature once.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -99,7 +117,7 @@ class TokenVerifier:
             raise InvalidToken("token expired") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"token rejected: {type(exc).__name__}") from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
     async def _key_for(self, token: str, header: dict[str, Any]) -> tuple[Any, str | None]:
         if self._dev_key is not None and header.get("kid") == DEV_KID:
