@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAT_OUT = int(os.environ.get("BENCH_JOURNEYS", "200"))
 PACED = int(os.environ.get("BENCH_PACED_JOURNEYS", "200"))
 RATE = float(os.environ.get("BENCH_JOURNEY_RATE", "50"))
-CONCURRENCY = 32
+CONCURRENCY = 16
 _serial = iter(range(1, 10**6))
 
 
