@@ -200,6 +200,15 @@ def run_up(data_dir: Path, base_port: int = 8000, broker_port: int = 19092, read
             signal.signal(s, handler)
 
 
+def _civic() -> str:
+    """The `civic` command as a newcomer can type it: the venv's, relative to here when it is below here."""
+    command = Path(sys.executable).parent / "civic"
+    try:
+        return str(command.relative_to(Path.cwd()))
+    except ValueError:
+        return str(command)
+
+
 def banner(children: list[Child], broker: EmbeddedBroker, data_dir: Path, seconds: float) -> str:
     gateway = children[0]
     sample = (
@@ -209,14 +218,14 @@ def banner(children: list[Child], broker: EmbeddedBroker, data_dir: Path, second
     lines = [
         f"civic is up — ready in {seconds:.1f} s",
         "",
-        f"  gateway      {gateway.url}  (/api/<service>/… ; docs {gateway.url}/docs)",
+        f"  gateway      {gateway.url}  (/api/<service>/… ; the whole API: {gateway.url}/api/docs)",
         *(f"  {c.name:<12} {c.url}/docs" for c in children[1:]),
-        f"  broker       {broker.bootstrap}  (watch: civic events tail --bootstrap {broker.bootstrap})",
+        f"  broker       {broker.bootstrap}  (watch: {_civic()} events tail --bootstrap {broker.bootstrap})",
         f"  data         {data_dir}",
         f"  logs         {data_dir / 'logs'}",
         "",
         "  try it (a funeral caseworker's token from the local development issuer, then a death registration):",
-        f"    TOKEN=$(civic token --role caseworker --subject cw-1 --domain funeral --data-dir {data_dir})",
+        f"    TOKEN=$({_civic()} token --role caseworker --subject cw-1 --domain funeral --data-dir {data_dir})",
         f'    curl -sX POST {gateway.url}/api/funeral/deaths -H "authorization: Bearer $TOKEN" '
         f"-H 'content-type: application/json' -d '{sample}'",
         "",
