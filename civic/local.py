@@ -22,8 +22,9 @@ from types import FrameType
 
 import httpx
 
-from civic.broker import EmbeddedBroker, ensure_topics, parent_death_preexec, port_in_use, system_topics
+from civic.broker import EmbeddedBroker, ensure_topics, port_in_use, system_topics
 from civic.config import DOMAINS, Settings, local_service_urls
+from civic.forked import ForkedProcess, fork_app, preload
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -32,7 +33,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class Child:
     name: str
     port: int
-    process: subprocess.Popen[bytes]
+    process: ForkedProcess
     log: Path
 
     @property
@@ -79,15 +80,9 @@ def child_env(data_dir: Path, bootstrap: str, base_port: int) -> dict[str, str]:
 
 
 def _spawn(name: str, target: str, port: int, env: dict[str, str], logs: Path) -> Child:
-    log = logs / f"{name}.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "5"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, preexec_fn=parent_death_preexec(),
-        )  # fmt: skip
-    return Child(name, port, process, log)
+    # The title is what `ps` shows: which service, on which port, for which data directory.
+    title = f"civic {name} --data-dir {env['CIVIC_DATA_DIR']} (uvicorn {target} --port {port})"
+    return Child(name, port, fork_app(target, port, env, logs / f"{name}.log", title), logs / f"{name}.log")
 
 
 def _wait_ready(children: list[Child], deadline: float, stopping: list[int]) -> Child | None:
@@ -162,6 +157,7 @@ def run_up(data_dir: Path, base_port: int = 8000, broker_port: int = 19092, read
         except Exception as exc:
             return _fail(f"the broker did not start: {exc}")
         env = child_env(data_dir, broker.bootstrap, base_port)
+        preload()  # once here, instead of once in each of the six processes
         children = [_spawn(name, target, port, env, logs) for name, target, port in processes]
         failed = _wait_ready(children, time.monotonic() + ready_timeout_s, stopping)
         if stopping:

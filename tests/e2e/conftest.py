@@ -104,9 +104,11 @@ def _alive(pid: int) -> bool:
 
 
 def live_processes(data_dir: Path, broker_port: int) -> set[int]:
-    """Processes whose environment names ``data_dir`` (the services) or whose command line names the broker."""
+    """Processes started for the system in ``data_dir``: the services (titled ``civic <name> --data-dir <dir> (…)``
+    by the supervisor, or with ``data_dir`` in their environment) and the broker (its port in its command line)."""
     marker_env = f"CIVIC_DATA_DIR={data_dir}".encode()
     marker_cmd = f"tcp://127.0.0.1:{broker_port}".encode()
+    marker_title = f"--data-dir {data_dir} (uvicorn ".encode()
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -116,7 +118,8 @@ def live_processes(data_dir: Path, broker_port: int) -> set[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if (marker_env in environ or marker_cmd in cmdline) and _alive(int(entry.name)):
+        titled = any(marker_title in arg for arg in cmdline)
+        if (marker_env in environ or marker_cmd in cmdline or titled) and _alive(int(entry.name)):
             found.add(int(entry.name))
     return found
 
