@@ -1,7 +1,8 @@
 """``create_app()``: one FastAPI app per service with the kernel's plumbing wired in.
 
 Health and readiness, problem+json errors, request and journey ids, JSON logs, tracing, and a lifespan that
-creates the service's tables, runs the outbox relay and the service's consumer.
+checks (or, for a local SQLite file, upgrades) the service's schema, runs the outbox relay and the service's
+consumers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -23,7 +25,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from civic import db, problems
+from civic import db, migrations, problems
 from civic.bus import ConsumerRunner, Handlers
 from civic.config import Settings
 from civic.events import current_correlation_id, current_initiator
@@ -57,6 +59,7 @@ class Service:
     sessions: async_sessionmaker[AsyncSession]
     outbox: Outbox
     relay: Relay
+    schema: migrations.Schema | None = None
     runners: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -147,6 +150,7 @@ def create_app(
     title: str,
     routers: Sequence[APIRouter] = (),
     tables: Iterable[Table] = (),
+    migrations_dir: Path | None = None,
     handlers: Handlers | None = None,
     consumers: Sequence[Consumer] = (),
     resources: Sequence[Resource] = (),
@@ -154,7 +158,8 @@ def create_app(
 ) -> FastAPI:
     """``handlers`` react to events as the consumer group named after the service; ``consumers`` are further
     groups (the gateway's journey tracker watches dead-letter topics with one). ``resources`` are async context
-    managers (an HTTP client, say) held open while the app runs."""
+    managers (an HTTP client, say) held open while the app runs. ``migrations_dir`` holds the revisions that
+    build ``tables`` (and the kernel's); without it the tables are simply created (test kits)."""
     settings.refuse_development_secrets()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
@@ -174,10 +179,12 @@ def create_app(
             ConsumerRunner(settings, engine, outbox, consumer.group, consumer.handlers, consumer.topics)
         )
     all_tables = [*KERNEL_TABLES, *tables]
+    if migrations_dir is not None:
+        service.schema = migrations.Schema(migrations_dir.parent.name, all_tables, migrations_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await db.create_tables(engine, all_tables)
+        await prepare_schema(settings, engine, service.schema, all_tables)
         service.tasks.append(asyncio.create_task(service.relay.run(), name="outbox-relay"))
         for runner in service.runners:
             service.tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{runner.group}"))
@@ -212,6 +219,23 @@ def create_app(
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
+
+
+async def prepare_schema(
+    settings: Settings, engine: AsyncEngine, schema: migrations.Schema | None, tables: Sequence[Table]
+) -> None:
+    if schema is None:
+        await db.create_tables(engine, tables)
+        return
+    if settings.create_database:
+        await db.create_database_if_missing(settings.resolved_database_url())
+    if settings.migrates_on_start():
+        applied = await migrations.upgrade(engine, schema)
+        if applied:
+            log.info("database upgraded through %s", ", ".join(applied))
+    else:
+        # Raising here stops start-up: the process exits and says which revision it needs.
+        await migrations.verify(engine, schema)
 
 
 def health_router() -> APIRouter:

@@ -1,4 +1,4 @@
-"""The ``civic`` command: run the system locally, watch events, and work the dead-letter topics."""
+"""The ``civic`` command: run the system locally, watch events, work the dead-letter topics, migrate schemas."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from civic import dlq
 from civic.config import Settings
 from civic.events import UnparseableEvent, decode
+from civic.migrations.cli import db_app
 
 app = typer.Typer(help="civic: integrated civil-affairs services", no_args_is_help=True, add_completion=False)
 events_app = typer.Typer(help="Watch the events on the bus.", no_args_is_help=True)
@@ -24,6 +25,7 @@ contracts_app = typer.Typer(help="The published event schemas in contracts/.", n
 app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(db_app, name="db")
 
 Bootstrap = Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: CIVIC_KAFKA_BOOTSTRAP)")]
 

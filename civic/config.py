@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,7 +33,19 @@ class Settings(BaseSettings):
     environment: str = Field("local", description="local | test | production")
     data_dir: Path = Path(".data")
     database_url: str | None = Field(
-        None, description="SQLAlchemy async URL; default is a SQLite file <data_dir>/<service>.db"
+        None,
+        description="SQLAlchemy async URL; default is a SQLite file <data_dir>/<service>.db. May hold {service} "
+        "(the service's name) and {instance} (a short hash of the data directory), so that one URL serves "
+        "several services, or several systems on one PostgreSQL server, each with a database of its own",
+    )
+    migrate_on_start: bool | None = Field(
+        None,
+        description="upgrade the schema at start-up; by default only for SQLite files (local use). For "
+        "PostgreSQL the migration is a deployment step (`civic db upgrade`), and a service whose database is "
+        "behind refuses to start",
+    )
+    create_database: bool = Field(
+        False, description="create the PostgreSQL database if it does not exist (local use and tests)"
     )
 
     kafka_bootstrap: str = "127.0.0.1:19092"
@@ -86,11 +99,21 @@ class Settings(BaseSettings):
         ) if value.get_secret_value() == dev or len(value.get_secret_value()) < 32]  # fmt: skip
         if weak:
             raise RuntimeError(f"production needs strong secrets (32+ characters) in {', '.join(weak)}")
+        if not self.database_url:
+            raise RuntimeError("production needs CIVIC_DATABASE_URL (a PostgreSQL URL): the SQLite default is local")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            instance = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:10]
+            return self.database_url.replace("{service}", self.service_name.replace("-", "_")).replace(
+                "{instance}", instance
+            )
         return f"sqlite+aiosqlite:///{self.data_dir / (self.service_name + '.db')}"
+
+    def migrates_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.resolved_database_url().startswith("sqlite")
 
 
 @lru_cache

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event, text
+from sqlalchemy import MetaData, Table, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
@@ -48,7 +49,8 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 async def create_tables(engine: AsyncEngine, tables: Iterable[Table]) -> None:
-    """Create the given tables if missing (until the services move to Alembic migrations).
+    """Create the given tables if missing: for test kits' own tables. The apps' schemas are migrated instead
+    (``civic.migrations``).
 
     Each service declares its tables on a registry (and so a MetaData) of its own, so that two services may
     both have, say, a ``policy_parameter`` table when they run in one process (as the tests run them).
@@ -69,3 +71,25 @@ async def ping(engine: AsyncEngine) -> None:
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         yield session
+
+
+async def create_database_if_missing(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names, if it does not exist (local use and tests: in production
+    the databases are the operator's, made with the cluster)."""
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql" or not target.database:
+        return
+    server = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as conn:
+            found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                      {"name": target.database})  # fmt: skip
+            if not found:
+                quoted = target.database.replace('"', '""')
+                try:
+                    await conn.execute(text(f'CREATE DATABASE "{quoted}"'))
+                except ProgrammingError as exc:  # another process made it first
+                    if "already exists" not in str(exc):
+                        raise
+    finally:
+        await server.dispose()

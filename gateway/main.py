@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from civic.app import Consumer, create_app
 from civic.config import Settings
+from civic.migrations import versions_of
 from gateway.audit import router as audit_router
 from gateway.breaker import Breakers
 from gateway.journeys.api import router as journeys_router
@@ -51,6 +52,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         title="civic · gateway",
         routers=[openapi_router, journeys_router, audit_router, subscriptions_router, proxy_router],
         tables=[*JOURNEY_TABLES, *GATEWAY_TABLES, *SUBSCRIPTION_TABLES],
+        migrations_dir=versions_of(__file__),
         # Department subscriptions: this group (named after the service, "gateway") feeds them.
         handlers=subscription_handlers(),
         consumers=[

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
+from civic.migrations import versions_of
 from services.assistance import applications, cases, households, payments, policy_api, visits
 from services.assistance.handlers import HANDLERS
 from services.assistance.models import TABLES
@@ -24,6 +25,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             visits.router,
         ],
         tables=TABLES,
+        migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
         resources=[policy_loaded],
     )

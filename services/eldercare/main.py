@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
+from civic.migrations import versions_of
 from services.eldercare import allowance_api, assessments, elders, institutions
 from services.eldercare.handlers import HANDLERS
 from services.eldercare.models import TABLES
@@ -19,6 +20,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         title="civic · eldercare",
         routers=[elders.router, assessments.router, allowance_api.router, institutions.router],
         tables=TABLES,
+        migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
         resources=[policy_loaded],
     )

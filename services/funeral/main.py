@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
+from civic.migrations import versions_of
 from services.funeral import benefits, cemeteries, deaths, facilities, statistics
 from services.funeral.clock import Clock, local_today
 from services.funeral.handlers import HANDLERS
@@ -26,6 +27,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = local_today) -
             statistics.router,
         ],
         tables=TABLES,
+        migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
         resources=[policy_loaded],
     )

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
+from civic.migrations import versions_of
 from services.marriage import amendments, divorces, registrations
 from services.marriage.clock import Clock, registry_today
 from services.marriage.handlers import HANDLERS
@@ -19,6 +20,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = registry_today
         title="civic · marriage registration",
         routers=[registrations.router, divorces.router, amendments.router],
         tables=TABLES,
+        migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
         resources=[policy_loaded, divorces.expiry_schedule],
     )

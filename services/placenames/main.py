@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
+from civic.migrations import versions_of
 from services.placenames import divisions, names, naming, plates
 from services.placenames.clock import Clock, office_today
 from services.placenames.models import TABLES
@@ -20,6 +21,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = office_today) 
         title="civic · place names and door plates",
         routers=[divisions.router, naming.router, names.router, plates.router],
         tables=TABLES,
+        migrations_dir=versions_of(__file__),
         resources=[fixtures_loaded, deadline_schedule],
     )
     app.state.placenames_clock = clock

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
 
@@ -32,8 +34,25 @@ def test_production_refuses_development_or_weak_secrets(pseudonym: str, internal
 
 def test_production_with_strong_secrets_starts() -> None:
     Settings(
-        environment="production", pseudonym_key=SecretStr(STRONG), internal_key=SecretStr(STRONG + "x")
-    ).refuse_development_secrets()
+        environment="production", pseudonym_key=SecretStr(STRONG), internal_key=SecretStr(STRONG + "x"),
+        database_url="postgresql+asyncpg://civic@db/funeral",
+    ).refuse_development_secrets()  # fmt: skip
+
+
+def test_production_names_the_missing_database_url() -> None:
+    settings = Settings(environment="production", pseudonym_key=SecretStr(STRONG), internal_key=SecretStr(STRONG))
+    with pytest.raises(RuntimeError, match="CIVIC_DATABASE_URL"):
+        settings.refuse_development_secrets()
+
+
+def test_one_database_url_for_many_services_and_systems(tmp_path: Path) -> None:
+    template = "postgresql+asyncpg://civic@db/{service}_{instance}"
+    first = Settings(service_name="gateway-1a", data_dir=tmp_path / "a", database_url=template)
+    second = Settings(service_name="gateway-1a", data_dir=tmp_path / "b", database_url=template)
+    assert first.resolved_database_url().startswith("postgresql+asyncpg://civic@db/gateway_1a_")
+    assert first.resolved_database_url() != second.resolved_database_url()
+    assert not first.migrates_on_start(), "PostgreSQL is migrated by a deployment step"
+    assert Settings(data_dir=tmp_path).migrates_on_start(), "a local SQLite file is upgraded at start"
 
 
 def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
