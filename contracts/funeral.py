@@ -94,6 +94,21 @@ class FuneralBenefitNotGranted(PersonEvent):
     reason: str
 
 
+class HouseholdMarkedForBasicFuneralServices(PersonEvent):
+    """Funeral's step of 救助一件事: funeral administration took an assistance approval into its own record of who
+    is in difficulty. ``members_covered`` members of the household will have the basic funeral services free
+    (惠民殡葬) while the benefit lasts; 0 when the benefit approved does not make a household one in difficulty
+    (e.g. temporary assistance). Published once per approval (``case_id``), about the applicant."""
+
+    type_name = "civic.funeral.household-marked-for-basic-funeral-services.v1"
+
+    case_id: str = Field(description="the assistance case the approval opened")
+    benefit: str
+    household_id: str
+    members_covered: int = Field(ge=0)
+    effective_from: date
+
+
 class FuneralBenefitCancelled(PersonEvent):
     """Compensation: the funeral benefit of a death registered in error is cancelled."""
 

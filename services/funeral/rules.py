@@ -152,6 +152,12 @@ class Policy:
 DIFFICULTY_BENEFITS = frozenset({"dibao", "dibao_single", "dibao_edge", "tekun"})
 
 
+def members_entitled_to_free_basic_services(benefit: str, members: Iterable[str]) -> list[str]:
+    """Who an approved benefit makes entitled to free basic funeral services: every member of the household for a
+    benefit of people in difficulty, nobody for any other."""
+    return list(dict.fromkeys(members)) if benefit in DIFFICULTY_BENEFITS else []
+
+
 class FuneralBenefitKind(StrEnum):
     FREE_BASIC_SERVICES = "free_basic_services"  # 惠民殡葬 for the deceased in difficulty: basic services free
     STANDARD = "standard"  # where the region pays a basic funeral benefit for every resident
