@@ -127,6 +127,51 @@ async def list_journeys(
     return [_view(r) for r in records]
 
 
+class NotificationView(BaseModel):
+    """News for a citizen: a journey about them is over (done, ended early, or undone)."""
+
+    journey_id: str
+    kind: str
+    label_zh: str
+    label_en: str
+    state: str
+    text_zh: str
+    text_en: str
+    at: datetime
+
+
+OVER = (JourneyState.COMPLETED, JourneyState.ENDED, JourneyState.COMPENSATED)
+
+
+def _notification(record: JourneyRecord) -> NotificationView:
+    definition = next(j for j in JOURNEYS if j.kind == record.kind)
+    state_zh, state_en = LABELS[record.state]
+    text_zh, text_en = f"{definition.label_zh}：{state_zh}。", f"{definition.label_en}: {state_en}."
+    if record.state == JourneyState.COMPLETED and definition.notice_zh:
+        text_zh, text_en = definition.notice_zh, definition.notice_en
+    return NotificationView(
+        journey_id=record.id, kind=record.kind, label_zh=definition.label_zh, label_en=definition.label_en,
+        state=record.state, text_zh=text_zh, text_en=text_en, at=_aware(record.updated_at),
+    )  # fmt: skip
+
+
+@router.get("/notifications")
+async def my_notifications(
+    caller: Caller, session: SessionDep, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[NotificationView]:
+    """A citizen's notifications, newest first: every journey about them that is over, in plain words. Derived
+    from the journeys themselves, so there is nothing more to keep and a rebuilt tracker gives the same list."""
+    if caller.role is not Role.CITIZEN:
+        raise Problem(403, "forbidden", "Not allowed", "Notifications are for citizens, about their own journeys.")
+    query = (
+        select(JourneyRecord)
+        .where(JourneyRecord.subject == _own_pseudonym(caller, request), col(JourneyRecord.state).in_(OVER))
+        .order_by(col(JourneyRecord.updated_at).desc())
+        .limit(limit)
+    )
+    return [_notification(r) for r in (await session.exec(query)).all()]
+
+
 @router.get("/{journey_id}")
 async def read_journey(journey_id: str, caller: Caller, session: SessionDep, request: Request) -> JourneyView:
     record = await session.get(JourneyRecord, journey_id)

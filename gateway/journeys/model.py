@@ -62,7 +62,22 @@ class Journey:
     steps: tuple[Step, ...]
     deadline: timedelta
     compensation_starts_with: str | None = None  # the revoking event, matched to the journey by its subject
+    # Only a start event whose data has these values starts the journey (the same event type may mean other
+    # things: eldercare's allowance-granted is the age allowance or the difficult-elderly subsidy).
+    starts_when: tuple[tuple[str, str], ...] = ()
+    # A journey per start event rather than per request: a daily job grants many people's allowances in one run,
+    # under one correlation id, and each of them has a journey of their own.
+    one_per_start_event: bool = False
+    # What the person the journey is about is told once it is over, in plain words (a citizen's notifications).
+    notice_zh: str = ""
+    notice_en: str = ""
     notes: str = field(default="", compare=False)
+
+    def starts(self, event_type: str, data: object) -> bool:
+        """Whether an event of ``event_type`` with this data starts a journey of this kind."""
+        if event_type != self.starts_with:
+            return False
+        return all(str(getattr(data, name, None)) == value for name, value in self.starts_when)
 
     def event_types(self) -> set[str]:
         types = {self.starts_with} | ({self.compensation_starts_with} if self.compensation_starts_with else set())

@@ -37,7 +37,8 @@ def derive(journey: Journey, events: Iterable[Seen]) -> Progress:
     for event in ordered:
         if event.dead_letter_of is None and event.type == journey.starts_with:
             started = True
-            continue
+            if not any(event.type in step.done for step in journey.steps):
+                continue  # else the start is also a step's outcome (a grant that is itself the journey's news)
         if event.dead_letter_of is None and event.type == journey.compensation_starts_with:
             compensating = True
             continue

@@ -37,21 +37,28 @@ async def track_journey_event(event: Event, ctx: HandlerContext) -> None:
     if ctx.topic.startswith("civic.dlq."):
         dead_letter_of = ctx.headers.get("civic_dlq_group", b"").decode() or ctx.topic.removeprefix("civic.dlq.")
         error = ctx.headers.get(dlq.ERROR_HEADER, b"").decode()[:500] or None
-    await record_event(ctx.session, env, dead_letter_of, error)
+    await record_event(ctx.session, env, dead_letter_of, error, event)
 
 
-async def record_event(session: AsyncSession, env: Envelope, dead_letter_of: str | None, error: str | None) -> None:
+def starting(env: Envelope, data: Event | None) -> Journey | None:
+    """The journey this event starts, if any (a dead letter starts nothing)."""
+    return next((j for j in JOURNEYS if j.starts(env.type, data)), None)
+
+
+async def record_event(
+    session: AsyncSession, env: Envelope, dead_letter_of: str | None, error: str | None, data: Event | None = None
+) -> None:
     event_id = env.id if dead_letter_of is None else f"{env.id}@dlq.{dead_letter_of}"
     if await session.get(JourneyEventRecord, event_id) is not None:
         return  # seen already (a replayed dead letter arrives again under the same id)
-    journey_id = await _journey_of(session, env)
+    definition = starting(env, data) if dead_letter_of is None else None
+    journey_id = await _journey_of(session, env, definition)
     session.add(JourneyEventRecord(
         event_id=event_id, correlation_id=journey_id, type=env.type, subject=env.subject, source=env.source,
         time=env.time, causation_id=env.causation_id, dead_letter_of=dead_letter_of, error=error,
         trace_id=_trace_id(env.traceparent),
     ))  # fmt: skip
     await session.flush()
-    definition = next((j for j in JOURNEYS if j.starts_with == env.type), None)
     record = await session.get(JourneyRecord, journey_id)
     if record is None and definition is not None and dead_letter_of is None:
         record = JourneyRecord(
@@ -63,15 +70,17 @@ async def record_event(session: AsyncSession, env: Envelope, dead_letter_of: str
         await _recompute(session, record)
 
 
-async def _journey_of(session: AsyncSession, env: Envelope) -> str:
+async def _journey_of(session: AsyncSession, env: Envelope, starts: Journey | None) -> str:
     """The journey an event belongs to: by its correlation id, or else — for an event that continues a journey
     from a request of its own (a caseworker's approval, a revocation) — the person's latest such journey."""
+    if starts is not None and starts.one_per_start_event:
+        return env.id
     alias = await session.get(JourneyAlias, env.correlation_id)
     if alias is not None:
         return alias.journey_id
     if await session.get(JourneyRecord, env.correlation_id) is not None:
         return env.correlation_id
-    if any(j.starts_with == env.type for j in JOURNEYS):
+    if starts is not None:
         return env.correlation_id
     revoking = [j.kind for j in JOURNEYS if j.compensation_starts_with == env.type]
     continuing = [j.kind for j in JOURNEYS if env.type in j.event_types()]

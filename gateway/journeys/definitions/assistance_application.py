@@ -1,8 +1,24 @@
-"""救助一件事: one application for assistance; the decision, and what follows from an approval."""
+"""救助一件事: one application for assistance; the decision, and what follows from an approval.
+
+Eldercare and funeral each answer every approval once, also when there is nothing for them to do (no elderly
+member, a benefit that does not make the household one in difficulty: a count of 0), so the journey can complete.
+The power company, housing and employment departments receive the approval through their subscriptions (as the
+after-death journey's pension and household-registration departments do); a delivery to an outside system is not
+a step of the journey."""
 
 from datetime import timedelta
 
 from gateway.journeys.model import Journey, Step
+
+# Eldercare's answer to an approval. Not a step until eldercare's contract declares the event (the tracker refuses
+# to follow an event no contract declares): then it goes into the steps below, before the funeral step.
+ELDERS_ENROLLED = Step(
+    name="elders-enrolled",
+    label_zh="家庭中的老年人纳入经济困难老年人补贴",
+    label_en="Elderly members enrolled in the subsidy for elderly people in difficulty",
+    service="eldercare",
+    done=("civic.eldercare.household-elders-enrolled.v1",),
+)
 
 ASSISTANCE_APPLICATION = Journey(
     kind="assistance-application",
@@ -19,7 +35,14 @@ ASSISTANCE_APPLICATION = Journey(
             done=("civic.assistance.benefit-approved.v1",),
             ends_journey=("civic.assistance.application-rejected.v1",),
         ),
+        Step(
+            name="funeral-services-marked",
+            label_zh="家庭登记为享受免除基本殡葬服务费用",
+            label_en="Household recorded for free basic funeral services",
+            service="funeral",
+            done=("civic.funeral.household-marked-for-basic-funeral-services.v1",),
+        ),
     ),
-    notes="Eldercare enrols elderly members on approval and funeral records the household, but neither publishes "
-    "one outcome per approval yet, so those steps cannot be tracked to completion; they are left out until they do.",
+    notice_zh="您的救助申请已办结，相关部门已同步办理。",
+    notice_en="Your application for assistance has been dealt with, and the departments concerned have acted on it.",
 )
