@@ -11,8 +11,9 @@ SYNCED := $(VENV)/.synced
 up: $(SYNCED)  ## run the whole system locally: embedded broker, five services, gateway
 	$(VENV)/bin/civic up
 
-test: $(SYNCED)  ## the full test suite against a real broker and real databases
+test: $(SYNCED)  ## the full suite on SQLite, then the integration and e2e suites again on PostgreSQL
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --database=postgresql tests/integration tests/e2e $(PYTEST_PG_ARGS)
 
 bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up time to ready, journeys, gateway overhead
 	$(VENV)/bin/python -m bench

@@ -73,8 +73,10 @@ def child_env(data_dir: Path, bootstrap: str, base_port: int) -> dict[str, str]:
         "CIVIC_INTERNAL_KEY": os.environ.get("CIVIC_INTERNAL_KEY") or secrets.token_urlsafe(32),
         "PYTHONUNBUFFERED": "1",  # so a crashed child's last words are in its log
     }
-    # One database URL for all would put six services in one database; each must get <data_dir>/<name>.db.
-    env.pop("CIVIC_DATABASE_URL", None)
+    # One database URL for all would put six services in one database: each gets <data_dir>/<name>.db, or, with
+    # a URL that names {service}, a database of its own on that server.
+    if "{service}" not in env.get("CIVIC_DATABASE_URL", "{service}"):
+        env.pop("CIVIC_DATABASE_URL")
     env.pop("CIVIC_SERVICE_NAME", None)
     return env
 

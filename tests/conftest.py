@@ -21,6 +21,33 @@ for _name in [n for n in os.environ if n.startswith("CIVIC_")]:
     del os.environ[_name]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite",
+        help="where the apps under test keep their data: SQLite files (default), or databases on a PostgreSQL "
+        "server the tests start themselves, one per app and test, migrated at start",
+    )  # fmt: skip
+
+
+# What an app started by a test (in-process or by `civic up`) needs to find its database in the PostgreSQL run.
+DATABASE_ENV: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_mode(request: pytest.FixtureRequest) -> str:
+    mode = str(request.config.getoption("--database"))
+    if mode == "postgresql":
+        server: Postgres = request.getfixturevalue("postgres")
+        DATABASE_ENV.update({
+            # {instance} is a hash of the data directory: each test's tmp_path gets databases of its own.
+            "CIVIC_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/{{service}}_{{instance}}",
+            "CIVIC_CREATE_DATABASE": "true",
+            "CIVIC_MIGRATE_ON_START": "true",
+        })  # fmt: skip
+        os.environ.update(DATABASE_ENV)
+    return mode
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:
     """One broker for the session; tests isolate themselves with their own topics and group names."""
@@ -77,7 +104,8 @@ def postgres() -> Iterator[Postgres]:
         as_postgres = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                     "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)  # fmt: skip
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off"
+    # Many apps at once, each with a connection pool: the default 100 connections is not enough.
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off -c max_connections=500"
     subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
                     "-w", "start"], check=True, capture_output=True)  # fmt: skip
     try:

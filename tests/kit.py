@@ -93,6 +93,12 @@ async def outbox_pending(engine: AsyncEngine) -> int:
         return int((await s.exec(select(func.count()).select_from(OutboxRecord))).one())
 
 
+async def _prepare(engine: AsyncEngine, settings: Settings) -> None:
+    if settings.create_database:  # the tests' PostgreSQL run: each side gets a database of its own
+        await db.create_database_if_missing(settings.resolved_database_url())
+    await db.create_tables(engine, EFFECT_TABLES)
+
+
 class ProducerSide:
     """A service that writes ThingNoted events through its outbox and runs its relay."""
 
@@ -104,7 +110,7 @@ class ProducerSide:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await db.create_tables(self.engine, EFFECT_TABLES)
+        await _prepare(self.engine, self.settings)
         self.task = asyncio.create_task(self.relay.run())
 
     async def write(self, events: Iterable[Event], per_transaction: int = 1) -> list[str]:
@@ -126,12 +132,13 @@ class ProducerSide:
 
 class ConsumerSide:
     def __init__(self, settings: Settings, handlers: Handlers) -> None:
+        self.settings = settings
         self.engine = db.make_engine(settings.resolved_database_url())
         self.runner = ConsumerRunner(settings, self.engine, Outbox(settings), settings.service_name, handlers)
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await db.create_tables(self.engine, EFFECT_TABLES)
+        await _prepare(self.engine, self.settings)
         self.task = asyncio.create_task(self.runner.run())
 
     async def stop(self) -> None:

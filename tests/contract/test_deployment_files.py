@@ -136,12 +136,19 @@ def test_compose_starts_in_order_with_health_checks(compose_config: Doc) -> None
         deps = service["depends_on"]
         assert deps["postgres"]["condition"] == "service_healthy", app
         assert deps["kafka-topics"]["condition"] == "service_completed_successfully", app
+        assert deps["migrate"]["condition"] == "service_completed_successfully", f"{app} starts after migrations"
         env = service["environment"]
         assert env["CIVIC_SERVICE_NAME"] == app
         assert env["CIVIC_DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert env["CIVIC_DATABASE_URL"].rsplit("/", 1)[1] == app, f"{app} must have a database of its own"
     for domain in DOMAINS:
         assert services["gateway"]["depends_on"][domain]["condition"] == "service_healthy"
+    migrate = services["migrate"]
+    assert migrate["command"] == ["civic", "db", "upgrade", "all"]
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # {service} is each app's name, so every app is migrated in its own database, as its own role.
+    assert migrate["environment"]["CIVIC_DATABASE_URL"].startswith("postgresql+asyncpg://{service}:")
+    assert migrate["environment"]["CIVIC_DATABASE_URL"].endswith("@postgres:5432/{service}")
     urls = json.loads(services["gateway"]["environment"]["CIVIC_SERVICE_URLS"])
     assert urls == {d: f"http://{d}:8000" for d in DOMAINS}
 
@@ -188,6 +195,12 @@ def test_overlay_is_valid_kubernetes_1_30(rendered: dict[str, str], overlay: str
     for app in APPS:
         assert {("Deployment", app), ("Service", app), ("PodDisruptionBudget", app)} <= kinds, (overlay, app)
     assert ("Job", "civic-kafka-topics") in kinds
+    [migrate] = [d for d in docs(rendered[overlay]) if d["kind"] == "Job" and d["metadata"]["name"] == "civic-migrate"]
+    containers = migrate["spec"]["template"]["spec"]["containers"]
+    assert {c["name"]: c["command"] for c in containers} == {app: ["civic", "db", "upgrade", app] for app in APPS}
+    for c in containers:
+        [url] = [e for e in c["env"] if e["name"] == "CIVIC_DATABASE_URL"]
+        assert url["valueFrom"]["secretKeyRef"]["name"] == f"civic-db-{c['name']}", "each app's own database"
 
 
 def pod_specs(manifests: list[Doc]) -> Iterator[tuple[str, Doc]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -10,9 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from civic.auth import Role
 from civic.broker import EmbeddedBroker
+from civic.db import make_engine
 from gateway.main import build_app
 from gateway.settings import GatewaySettings
 from gateway.testing import LiveServer, live
@@ -119,10 +121,17 @@ async def test_staff_reads_are_audited_and_only_auditors_read_the_log(
             assert refused.status_code == 405, method
             assert refused.headers["content-type"] == "application/problem+json"
 
-    # Append-only in the database as well.
-    path = settings.resolved_database_url().split("///", 1)[1]
-    with sqlite3.connect(path) as db:
+    # Append-only in the database as well: SQLite refuses the statement, PostgreSQL's rules make it do nothing.
+    engine = make_engine(settings.resolved_database_url())
+    try:
         for statement in ("UPDATE audit_entry SET subject = 'nobody'", "DELETE FROM audit_entry"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                db.execute(statement)
-        assert db.execute("SELECT count(*) FROM audit_entry").fetchone()[0] == 2
+            try:
+                async with engine.begin() as conn:
+                    await conn.execute(text(statement))
+            except DBAPIError as refused:
+                assert "append-only" in str(refused)
+        async with engine.connect() as conn:
+            subjects = (await conn.execute(text("SELECT subject FROM audit_entry"))).scalars().all()
+        assert sorted(subjects) == ["aud-1", "cw-7"]
+    finally:
+        await engine.dispose()
