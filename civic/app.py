@@ -233,6 +233,10 @@ async def prepare_schema(
         applied = await migrations.upgrade(engine, schema)
         if applied:
             log.info("database upgraded through %s", ", ".join(applied))
+        if settings.environment != "production":
+            # A developer changed a table and has not written its revision yet: say so now, not as a missing
+            # column in some query later.
+            await migrations.require_no_drift(engine, schema)
     else:
         # Raising here stops start-up: the process exits and says which revision it needs.
         await migrations.verify(engine, schema)

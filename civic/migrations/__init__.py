@@ -129,6 +129,25 @@ async def differences(engine: AsyncEngine, schema: Schema) -> list[Any]:
         return await conn.run_sync(_differences, schema)
 
 
+async def require_no_drift(engine: AsyncEngine, schema: Schema) -> None:
+    diffs = await differences(engine, schema)
+    if diffs:
+        shown = "; ".join(_describe(d) for d in diffs[:5]) + (" …" if len(diffs) > 5 else "")
+        raise SchemaBehind(
+            f"the {schema.app} tables declared in code differ from its migrations ({shown}): write the revision "
+            f"with `.venv/bin/civic db revision {schema.app} -m '<what changed>'`, read it, and commit it"
+        )
+
+
+def _describe(diff: Any) -> str:
+    # compare_metadata gives tuples like ("add_column", schema, table, Column) or lists of them for modifications.
+    if isinstance(diff, list):
+        diff = diff[0]
+    kind, *rest = diff
+    names = [getattr(x, "name", None) or (x if isinstance(x, str) else None) for x in rest]
+    return " ".join([kind, *[n for n in names if n]])
+
+
 def _differences(conn: Connection, schema: Schema) -> list[Any]:
     context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
     return list(compare_metadata(context, schema.metadata()))
