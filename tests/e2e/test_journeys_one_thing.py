@@ -119,11 +119,14 @@ async def test_elders_turning_80_get_the_allowance_unasked_and_each_sees_their_o
         assert run.status_code == 200, run.text
         assert len(run.json()["granted"]) >= 2
 
-        journeys = {}
+        journeys: dict[str, str] = {}
         for elder in elders:
             me = civic_system.auth(Role.CITIZEN, elder)
-            await eventually(lambda me=me: _state_is(api, me, "turning-80", "completed"), timeout=60,
-                             what="the turning-80 journey seen by the elder")  # fmt: skip
+
+            async def granted(me: dict[str, str] = me) -> bool:
+                return await _state_is(api, me, "turning-80", "completed")
+
+            await eventually(granted, timeout=60, what="the turning-80 journey seen by the elder")
             mine = (await api.get("/journeys", headers=me, params={"kind": "turning-80"})).json()
             assert len(mine) == 1, "one journey per elder, though one run granted both"
             journey = mine[0]
