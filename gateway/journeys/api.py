@@ -1,4 +1,15 @@
-"""Journeys for citizens (their own, in plain words) and operators (all, the stuck ones, their history)."""
+"""Journeys for citizens (their own, in plain words) and operators (all, the stuck ones, their history).
+
+Routes (all behind the gateway's bearer token):
+- ``GET /journeys``: a citizen's own journeys (about them or started by them); operators and auditors see all,
+  by ``kind``, ``state`` and ``stuck``.
+- ``GET /journeys/notifications``: citizens only. What they are told: one notification per journey about them
+  that is over (completed, ended early, undone), newest first, with the journey's own plain-words notice
+  (``notice_zh``/``notice_en`` in its definition) or "<journey>: <state>". Derived from the journeys, so there
+  is no separate store to keep in step, and no read/unread state (yet).
+- ``GET /journeys/{id}``: one journey; staff also get its event history and trace id.
+- ``POST /journeys/{id}/replay``: operators send the journey's dead letters back to the services that failed.
+"""
 
 from __future__ import annotations
 
