@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from civic.events import PersonEvent
+from civic.events import Event, PersonEvent
 from civic.identity import ResidentId
 from civic.money import Yuan
 
@@ -173,3 +173,35 @@ class BenefitsOfDeceasedReinstated(PersonEvent):
     death_registration_id: str
     cases: list[StoppedBenefit]
     back_pay: Yuan
+
+
+class HouseholdAddressesUpdated(Event):
+    """Assistance updated the displayed address of every household it holds on a renamed road (the address-change
+    one-thing workflow). Published exactly once per rename, also when no household lives on the road
+    (``households_updated`` 0), so that the journey completes. Keyed by the road's code, like ``RoadRenamed``."""
+
+    type_name = "civic.assistance.household-addresses-updated.v1"
+
+    road_code: str = Field(min_length=1, max_length=40)
+    new_name: str
+    households_updated: int = Field(ge=0)
+
+    def subject(self) -> str:
+        return self.road_code
+
+
+class HouseholdsRechecked(PersonEvent):
+    """Assistance re-checked the households of both parties after a marriage or a divorce was registered: one
+    event per registration, also when neither party is in a household assistance knows (both counts 0).
+
+    ``resident_id`` is the party the registration was keyed by, so the event has the same subject.
+    ``benefits_changed`` counts the benefits whose amount the re-check changed (each also announced by a
+    ``BenefitChanged``); what the registration alone cannot tell (who moved in or out, the spouse's income) is
+    left to a caseworker's review of the household."""
+
+    type_name = "civic.assistance.households-rechecked.v1"
+
+    trigger: str = Field(description="the type of the event that caused the re-check")
+    households_rechecked: int = Field(ge=0)
+    benefits_changed: int = Field(ge=0)
+    registration_id: str | None = Field(default=None, description="the marriage or divorce registration")

@@ -6,16 +6,24 @@ death never seen or already revoked, changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
 from civic.bus import HandlerContext, Handlers
 from civic.money import from_fen, to_fen
-from contracts.assistance import BenefitsOfDeceasedReinstated, BenefitsOfDeceasedStopped, StoppedBenefit
+from contracts.assistance import (
+    BenefitsOfDeceasedReinstated,
+    BenefitsOfDeceasedStopped,
+    HouseholdsRechecked,
+    StoppedBenefit,
+)
 from contracts.funeral import DeathRegistered, DeathRevoked
 from contracts.marriage import DivorceRegistered, MarriageRegistered
+from contracts.placenames import RoadRenamed
 from services.assistance import facts, lifecycle, rules
+from services.assistance.addresses import update_addresses_on_renamed_road
 from services.assistance.households import composition_changed
 from services.assistance.models import (
     OPEN,
@@ -25,6 +33,7 @@ from services.assistance.models import (
     DeathRecord,
     Household,
     HouseholdMember,
+    HouseholdRecheck,
     HouseholdReview,
 )
 from services.assistance.policy_store import current_policy
@@ -133,29 +142,112 @@ async def reinstate_benefits_of_revoked_death(event: DeathRevoked, ctx: HandlerC
     )
 
 
-async def recheck_households_of(parties: list[str], cause: str, what: str, ctx: HandlerContext) -> None:
-    """A marriage or divorce changes who supports whom: each affected household is put up for review."""
-    rows = await ctx.session.exec(select(HouseholdMember).where(col(HouseholdMember.resident_id).in_(parties)))
-    for household_id in sorted({m.household_id for m in rows.all()}):
-        exists = await ctx.session.exec(
-            select(HouseholdReview).where(HouseholdReview.household_id == household_id, HouseholdReview.cause == cause)
-        )
+async def recheck_households_of(event: MarriageRegistered | DivorceRegistered, what: str, ctx: HandlerContext) -> None:
+    """A marriage or a divorce changes who supports whom: re-check the households of both parties.
+
+    What a re-check does, and why (domain.md §1: household benefits are decided by a caseworker after the
+    household's economic verification, 家庭经济状况核对):
+
+    - The registration tells a legal fact, not the facts the benefit rests on: whether the spouse moved in (or
+      the ex-spouse out), what they earn and own, whether a 特困 beneficiary now has a legal supporter. Those
+      must be verified, so every household found gets a review for its caseworker (``/households/{id}/reviews``)
+      naming what to verify; the registration itself never removes or adds a member or ends a benefit.
+    - What the household's *recorded* facts already say is applied at once: every active benefit of the
+      household is reassessed with ``rules.assess`` on its members and incomes as recorded (a caseworker may
+      have recorded the spouse joining, or the ex-spouse leaving, before the registration arrived), and an
+      amount that differs is scheduled from the first month after the registration that is not yet paid
+      (a ``BenefitChanged`` each). A benefit the recorded facts no longer support is not stopped here: that is
+      a decision with 渐退 (``/cases/{id}/review``), left to the review. A paid month is never rewritten.
+
+    One ``HouseholdsRechecked`` per registration, also when neither party is in a household known here.
+    """
+    session = ctx.session
+    trigger = ctx.envelope.type
+    key = f"{trigger}:{event.registration_id}"
+    if await session.get(HouseholdRecheck, key) is not None:
+        return  # the same registration published again: re-checked already, and announced once
+    parties = [event.resident_id, event.spouse_resident_id]
+    rows = await session.exec(select(HouseholdMember).where(col(HouseholdMember.resident_id).in_(parties)))
+    in_household: dict[str, list[str]] = {}
+    for m in rows.all():
+        in_household.setdefault(m.household_id, []).append(m.resident_id)
+    policy = await current_policy(session) if in_household else None
+    changed = 0
+    for household_id, present in sorted(in_household.items()):
+        notes = await reassess_household_after(event, what, household_id, policy, ctx)
+        changed += notes.changed
+        exists = await session.exec(select(HouseholdReview).where(HouseholdReview.household_id == household_id,
+                                                                  HouseholdReview.cause == event.registration_id))  # fmt: skip
         if exists.first() is None:
-            ctx.session.add(HouseholdReview(household_id=household_id, cause=cause,
-                                            reason=f"{what}: re-check members, incomes and supporters"))  # fmt: skip
+            absent = [p for p in parties if p not in present]
+            verify = ("whether the spouse joins the household, and their income and assets"
+                      if what.startswith("marriage") else "whether the former spouse left the household")  # fmt: skip
+            reason = (f"{what} on {event.registered_on}: {len(present)} party in the household"
+                      f"{'' if not absent else ', the other not'}; verify {verify}; {notes.summary()}")  # fmt: skip
+            session.add(HouseholdReview(household_id=household_id, cause=event.registration_id, reason=reason[:500]))
+    session.add(HouseholdRecheck(id=key, households_rechecked=len(in_household), benefits_changed=changed))
+    await ctx.publish(
+        HouseholdsRechecked(resident_id=event.resident_id, trigger=trigger, households_rechecked=len(in_household),
+                            benefits_changed=changed, registration_id=event.registration_id)
+    )  # fmt: skip
+
+
+@dataclass
+class RecheckNotes:
+    changed: int = 0
+    unchanged: int = 0
+    left_for_review: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.changed} benefit(s) recalculated on the recorded facts", f"{self.unchanged} unchanged"]
+        if self.left_for_review:
+            parts.append("for review: " + ", ".join(self.left_for_review))
+        return "; ".join(parts)
+
+
+async def reassess_household_after(
+    event: MarriageRegistered | DivorceRegistered, what: str, household_id: str, policy: rules.Policy | None,
+    ctx: HandlerContext,
+) -> RecheckNotes:  # fmt: skip
+    notes = RecheckNotes()
+    if policy is None:
+        return notes
+    session = ctx.session
+    household_facts = await facts.household(session, household_id)
+    since = rules.first_day_of_next_month(event.registered_on)
+    for case in await lifecycle.open_cases_of_household(session, household_id):
+        if case.status != CaseStatus.ACTIVE:
+            notes.left_for_review.append(f"{case.benefit} ({case.status})")
+            continue
+        last = await lifecycle.last_paid_month(session, case.id)
+        start = max(since, rules.first_day_of_next_month(last)) if last else max(since, case.paid_from)
+        try:
+            result = facts.reassess(case, household_facts, policy, start)
+        except (rules.Refused, rules.MissingPolicy) as exc:
+            notes.left_for_review.append(f"{case.benefit} (cannot be assessed: {exc})")
+            continue
+        if not result.eligible:
+            notes.left_for_review.append(f"{case.benefit} (no longer eligible on the recorded facts)")
+            continue
+        if await lifecycle.set_amount(session, ctx.outbox, case, start, to_fen(result.monthly_amount),
+                                      reason=f"{what} ({event.registration_id}) re-check: {result.reasons[-1]}",
+                                      actor=ACTOR, cause=f"recheck {event.registration_id}"[:100]):  # fmt: skip
+            notes.changed += 1
+        else:
+            notes.unchanged += 1
+    return notes
 
 
 async def recheck_after_marriage(event: MarriageRegistered, ctx: HandlerContext) -> None:
-    parties = [event.resident_id, event.spouse_resident_id]
-    await recheck_households_of(parties, event.registration_id, "marriage registered", ctx)
+    await recheck_households_of(event, "marriage registered", ctx)
 
 
 async def recheck_after_divorce(event: DivorceRegistered, ctx: HandlerContext) -> None:
-    parties = [event.resident_id, event.spouse_resident_id]
-    await recheck_households_of(parties, event.registration_id, "divorce registered", ctx)
+    await recheck_households_of(event, "divorce registered", ctx)
 
 
 HANDLERS: Handlers = {
+    RoadRenamed: [update_addresses_on_renamed_road],
     DeathRegistered: [stop_benefits_of_deceased],
     DeathRevoked: [reinstate_benefits_of_revoked_death],
     MarriageRegistered: [recheck_after_marriage],

@@ -16,6 +16,7 @@ from civic.money import to_fen
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
 from contracts.assistance import HouseholdCompositionChanged
+from services.assistance.addresses import address_of, set_address
 from services.assistance.models import (
     DeathRecord,
     Household,
@@ -25,7 +26,15 @@ from services.assistance.models import (
     HouseholdMember,
     HouseholdReview,
 )
-from services.assistance.schemas import DOMAIN, AssetIn, HouseholdCreate, HouseholdPublic, MemberIn, MoneyIn
+from services.assistance.schemas import (
+    DOMAIN,
+    AddressIn,
+    AssetIn,
+    HouseholdCreate,
+    HouseholdPublic,
+    MemberIn,
+    MoneyIn,
+)
 
 router = APIRouter(prefix="/households", tags=["households"])
 
@@ -35,6 +44,11 @@ async def members(session: AsyncSession, household_id: str) -> list[HouseholdMem
         select(HouseholdMember).where(HouseholdMember.household_id == household_id).order_by(col(HouseholdMember.id))
     )
     return list(rows.all())
+
+
+async def public(session: AsyncSession, household: Household, viewer: Principal) -> HouseholdPublic:
+    return HouseholdPublic.of(household, await members(session, household.id), viewer,
+                              await address_of(session, household.id))  # fmt: skip
 
 
 async def visible_household(session: AsyncSession, household_id: str, viewer: Principal) -> Household:
@@ -119,17 +133,28 @@ async def register_household(
     for m in body.members:
         session.add(HouseholdMember(household_id=household.id, **m.model_dump()))
     add_money(session, household.id, body)
+    if body.address is not None:
+        await set_address(session, household.id, body.address, user.subject)
     await session.flush()
     for rid in ids:
         await composition_changed(session, outbox, household, "joined", rid)
     await session.commit()
-    return HouseholdPublic.of(household, await members(session, household.id), user)
+    return await public(session, household, user)
 
 
 @router.get("/{household_id}")
 async def read_household(household_id: str, session: SessionDep, user: CurrentUser) -> HouseholdPublic:
     household = await visible_household(session, household_id, user)
-    return HouseholdPublic.of(household, await members(session, household.id), user)
+    return await public(session, household, user)
+
+
+@router.put("/{household_id}/address")
+async def change_address(household_id: str, body: AddressIn, session: SessionDep, user: CurrentUser) -> HouseholdPublic:
+    """A member or a caseworker records where the household lives (a move, or an address not given before)."""
+    household = await visible_household(session, household_id, user)
+    await set_address(session, household.id, body, user.subject)
+    await session.commit()
+    return await public(session, household, user)
 
 
 @router.post("/{household_id}/members", status_code=status.HTTP_201_CREATED)
@@ -142,7 +167,7 @@ async def add_member(
     await session.flush()
     await composition_changed(session, outbox, household, "joined", body.resident_id)
     await session.commit()
-    return HouseholdPublic.of(household, await members(session, household.id), user)
+    return await public(session, household, user)
 
 
 @router.delete("/{household_id}/members/{resident_id}")
@@ -164,7 +189,7 @@ async def remove_member(
     await session.flush()
     await composition_changed(session, outbox, household, "left", resident_id)
     await session.commit()
-    return HouseholdPublic.of(household, await members(session, household.id), user)
+    return await public(session, household, user)
 
 
 class ReviewPublic(BaseModel):

@@ -248,6 +248,49 @@ class RecalculationJob(AssistanceTable, table=True):
     finished_at: datetime | None = None
 
 
+class HouseholdAddress(AssistanceTable, table=True):
+    """Where a household lives, held by reference to the door plate (road code, number, suffix) so that a road's
+    rename can find it; ``road_name`` and ``text`` are what is shown, kept current by the renames."""
+
+    __tablename__ = "household_address"
+
+    household_id: str = Column(foreign_key="household.id", primary_key=True, max_length=36)
+    road_code: str = Column(max_length=40, index=True)
+    road_name: str = Column(max_length=100)
+    number: int
+    suffix: str = Column(default="", max_length=10)
+    detail: str = Column(default="", max_length=100)  # unit, floor, room: not part of the door plate
+    text: str = Column(max_length=250)
+    updated_at: datetime = Column(default_factory=now)
+    updated_by: str = Column(default="", max_length=200)  # a caseworker, a citizen, or the rename that changed it
+
+
+class RoadRenameApplied(AssistanceTable, table=True):
+    """Each road rename applied once: a second copy of the same rename (same road, name and date) changes and
+    publishes nothing."""
+
+    __tablename__ = "road_rename_applied"
+    __table_args__ = (UniqueConstraint("road_code", "new_name", "effective_on"),)
+
+    id: int | None = Column(default=None, primary_key=True)
+    road_code: str = Column(max_length=40)
+    new_name: str = Column(max_length=100)
+    effective_on: date
+    households_updated: int
+    applied_at: datetime = Column(default_factory=now)
+
+
+class HouseholdRecheck(AssistanceTable, table=True):
+    """One re-check per marriage or divorce registration (``trigger:registration``), with its outcome."""
+
+    __tablename__ = "household_recheck"
+
+    id: str = Column(primary_key=True, max_length=200)
+    households_rechecked: int
+    benefits_changed: int
+    checked_at: datetime = Column(default_factory=now)
+
+
 TABLES = [
     table_of(m)
     for m in (
@@ -267,5 +310,8 @@ TABLES = [
         HouseholdReview,
         Visit,
         RecalculationJob,
+        HouseholdAddress,
+        RoadRenameApplied,
+        HouseholdRecheck,
     )
 ]

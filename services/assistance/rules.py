@@ -430,6 +430,12 @@ def _tekun(x: _Explainer, claim: Claim, member: Member, age: int) -> Assessment:
     return x.done(claim, True, amount, f"特困 = basic living {living} + care {care} = {amount}")
 
 
+# --- addresses ---------------------------------------------------------------------------------------------
+def address_text(road_name: str, number: int, suffix: str = "", detail: str = "") -> str:
+    """The address as shown: the standard door-plate form (新华路12号, 新华路12-1号), then unit and room."""
+    return f"{road_name}{number}{'-' + suffix if suffix else ''}号{detail}"
+
+
 # --- lifecycle -----------------------------------------------------------------------------------------------
 def back_pay(due: dict[date, Decimal], paid: dict[date, Decimal]) -> dict[date, Decimal]:
     """Per month, what was due and not paid (only positive differences)."""

@@ -11,7 +11,15 @@ from civic.auth import Principal
 from civic.identity import ResidentId, mask
 from civic.money import Yuan, from_fen
 from services.assistance import rules
-from services.assistance.models import Application, Case, CaseChange, Household, HouseholdMember, Payment
+from services.assistance.models import (
+    Application,
+    Case,
+    CaseChange,
+    Household,
+    HouseholdAddress,
+    HouseholdMember,
+    Payment,
+)
 
 DOMAIN = "assistance"
 
@@ -68,9 +76,28 @@ class AssetIn(Strict):
         return value
 
 
+class AddressIn(Strict):
+    """Where the household lives, by door plate: the road's code (from place names) keeps it current on a rename."""
+
+    road_code: str = Field(min_length=1, max_length=40, description="the road's stable code in place names")
+    road_name: str = Field(min_length=1, max_length=100, description="the road's standard name today, e.g. 新华路")
+    number: int = Field(ge=1, description="house number on the road")
+    suffix: str = Field("", pattern=r"^[0-9]{0,3}$", description="1 for 12-1号")
+    detail: str = Field("", max_length=100, description="unit, floor, room: 3单元201室")
+
+
+class AddressPublic(BaseModel):
+    road_code: str
+    number: int
+    suffix: str
+    detail: str
+    text: str = Field(description="the address as shown, e.g. 新华路12-1号3单元201室")
+
+
 class HouseholdCreate(Strict):
     region_code: str = Field(pattern=r"^[0-9]{6}$")
     area: rules.Area
+    address: AddressIn | None = Field(None, description="optional; by door-plate reference")
     members: list[MemberIn] = Field(min_length=1, description="the applicant first (relation 本人)")
     incomes: list[MoneyIn] = []
     deductions: list[MoneyIn] = Field([], description="employment costs, rigid medical or tuition expenditure")
@@ -87,14 +114,18 @@ class HouseholdPublic(BaseModel):
     id: str
     region_code: str
     area: str
+    address: AddressPublic | None = None
     members: list[MemberPublic]
 
     @staticmethod
-    def of(h: Household, members: list[HouseholdMember], viewer: Principal) -> HouseholdPublic:
+    def of(
+        h: Household, members: list[HouseholdMember], viewer: Principal, address: HouseholdAddress | None = None
+    ) -> HouseholdPublic:
         return HouseholdPublic(
             id=h.id,
             region_code=h.region_code,
             area=h.area,
+            address=None if address is None else AddressPublic.model_validate(address, from_attributes=True),
             members=[MemberPublic(resident_id=shown(m.resident_id, viewer), relation=m.relation, died_on=m.died_on)
                      for m in members],
         )  # fmt: skip
