@@ -2,16 +2,16 @@
 
 Eldercare and funeral each answer every approval once, also when there is nothing for them to do (no elderly
 member, a benefit that does not make the household one in difficulty: a count of 0), so the journey can complete.
-The power company, housing and employment departments receive the approval through their subscriptions (as the
-after-death journey's pension and household-registration departments do); a delivery to an outside system is not
-a step of the journey."""
+The power company, housing and employment departments receive the approval through the gateway's subscriptions
+(subscribed to civic.assistance.benefit-approved.v1), as the after-death journey's pension and household-registration
+departments receive the death: a delivery to an outside system is not a step of the journey, in either."""
 
 from datetime import timedelta
 
 from gateway.journeys.model import Journey, Step
 
-# Eldercare's answer to an approval. Not a step until eldercare's contract declares the event (the tracker refuses
-# to follow an event no contract declares): then it goes into the steps below, before the funeral step.
+# Eldercare's answer to an approval: a step once eldercare's contract declares the event (the tracker refuses to
+# follow an event no contract declares).
 ELDERS_ENROLLED = Step(
     name="elders-enrolled",
     label_zh="家庭中的老年人纳入经济困难老年人补贴",
