@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from civic.events import PersonEvent
+from civic.events import Event, PersonEvent
 from civic.money import Yuan
 
 
@@ -130,3 +130,36 @@ class CareOfDeceasedRestored(PersonEvent):
     restored_admission_id: str | None
     bed_restored: bool
     restored_services: list[str]
+
+
+class EldersAddressesUpdated(Event):
+    """Eldercare's step of the address-change workflow: the displayed address of every elder held on a renamed road
+    now carries the road's new name. Published once per rename eldercare receives, also when no elder lives on the
+    road (``elders_updated`` 0), so that the journey completes. Keyed by the road's code, like ``RoadRenamed``."""
+
+    type_name = "civic.eldercare.elder-addresses-updated.v1"
+
+    road_code: str = Field(min_length=1, max_length=40)
+    new_name: str
+    elders_updated: int = Field(ge=0, description="elders whose displayed address this rename changed")
+
+    def subject(self) -> str:
+        return self.road_code
+
+
+class HouseholdEldersEnrolled(PersonEvent):
+    """Eldercare's step of 救助一件事: its answer to an assistance approval. ``enrolled`` elderly members of the
+    household were granted the difficult-elderly subsidy by this approval; 0 when none qualifies (no member old
+    enough, a benefit that does not entitle, a member who has died, or the subsidy already held). Published once for
+    every approval eldercare receives, about the applicant (``resident_id``) as ``BenefitApproved`` is, so it has
+    the same subject. ``repeated`` is true when the same approval (``case_id``) was answered before: the count is
+    the one of the first answer, and nothing new was granted."""
+
+    type_name = "civic.eldercare.household-elders-enrolled.v1"
+
+    case_id: str = Field(description="the assistance case the approval opened")
+    benefit: str
+    household_id: str
+    enrolled: int = Field(ge=0)
+    effective_from: date
+    repeated: bool = False

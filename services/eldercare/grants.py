@@ -35,7 +35,7 @@ async def is_dead(session: AsyncSession, resident_id: str) -> bool:
 
 
 async def enrol_elder(
-    session: AsyncSession, outbox: Outbox, resident_id: str, region_code: str, by: str, **details: str
+    session: AsyncSession, outbox: Outbox, resident_id: str, region_code: str, by: str, **details: str | int | None
 ) -> Elder:
     """Make a person known to eldercare (or return them if known already)."""
     elder = await session.get(Elder, resident_id)

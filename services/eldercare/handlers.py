@@ -15,14 +15,21 @@ from civic.bus import HandlerContext, Handlers
 from civic.db import table_of
 from civic.money import from_fen
 from contracts.assistance import BenefitApproved, BenefitTerminated
-from contracts.eldercare import CareOfDeceasedEnded, CareOfDeceasedRestored
+from contracts.eldercare import (
+    CareOfDeceasedEnded,
+    CareOfDeceasedRestored,
+    EldersAddressesUpdated,
+    HouseholdEldersEnrolled,
+)
 from contracts.funeral import DeathRegistered, DeathRevoked
+from contracts.placenames import RoadRenamed
 from services.eldercare import grants, rules
 from services.eldercare.models import (
     Admission,
     AdmissionStatus,
     Allowance,
     AllowanceStatus,
+    ApprovalAnswer,
     Bed,
     DeathRecord,
     Elder,
@@ -142,17 +149,28 @@ def _case_cause(case_id: str) -> str:
 
 
 async def enrol_difficult_elderly(event: BenefitApproved, ctx: HandlerContext) -> None:
-    """救助一件事: the elderly members of an approved household get the difficult-elderly subsidy, per policy."""
+    """救助一件事: the elderly members of an approved household get the difficult-elderly subsidy, per policy; and
+    eldercare answers every approval with how many it enrolled (0 too), so the journey can complete. The same
+    approval seen again (another event id) grants nothing and is answered with the first answer's count."""
     session = ctx.session
-    policy = await current_policy(session)
-    on = event.effective_from
-    qualifying = policy.parameter("difficult_elderly_benefits", event.region_code, on).split()
-    min_age = min(r.min_age for r in policy.rates if r.allowance == rules.AllowanceKind.DIFFICULT_ELDERLY)
-    members = [(rid, rules.birth_date_of(rid)) for rid in dict.fromkeys(event.members)]
-    for rid in rules.difficult_elderly_members(members, event.benefit, qualifying, min_age, on):
-        elder = await grants.elder_with(session, rid, event.region_code, ACTOR, ctx.outbox)
-        await grants.grant(session, ctx.outbox, elder, rules.AllowanceKind.DIFFICULT_ELDERLY,
-                           rules.first_of_month(on), _case_cause(event.case_id), policy)  # fmt: skip
+    answered = await session.get(ApprovalAnswer, event.case_id)
+    enrolled = 0 if answered is None else answered.enrolled
+    if answered is None:
+        policy = await current_policy(session)
+        on = event.effective_from
+        qualifying = policy.parameter("difficult_elderly_benefits", event.region_code, on).split()
+        min_age = min(r.min_age for r in policy.rates if r.allowance == rules.AllowanceKind.DIFFICULT_ELDERLY)
+        members = [(rid, rules.birth_date_of(rid)) for rid in dict.fromkeys(event.members)]
+        for rid in rules.difficult_elderly_members(members, event.benefit, qualifying, min_age, on):
+            elder = await grants.elder_with(session, rid, event.region_code, ACTOR, ctx.outbox)
+            granted = await grants.grant(session, ctx.outbox, elder, rules.AllowanceKind.DIFFICULT_ELDERLY,
+                                         rules.first_of_month(on), _case_cause(event.case_id), policy)  # fmt: skip
+            enrolled += granted is not None
+        session.add(ApprovalAnswer(case_id=event.case_id, household_id=event.household_id, enrolled=enrolled))
+    await ctx.publish(HouseholdEldersEnrolled(
+        resident_id=event.resident_id, case_id=event.case_id, benefit=event.benefit, household_id=event.household_id,
+        enrolled=enrolled, effective_from=event.effective_from, repeated=answered is not None,
+    ))  # fmt: skip
 
 
 async def end_difficult_elderly(event: BenefitTerminated, ctx: HandlerContext) -> None:
@@ -169,9 +187,27 @@ async def end_difficult_elderly(event: BenefitTerminated, ctx: HandlerContext) -
                           f"assistance case {event.case_id} terminated: {event.reason}", AllowanceStatus.ENDED)  # fmt: skip
 
 
+async def update_addresses_on_renamed_road(event: RoadRenamed, ctx: HandlerContext) -> None:
+    """Address change: every elder living on the road shows its new name; eldercare says so once per rename, with
+    how many addresses changed (0 when no elder lives there, or a copy of a rename already applied)."""
+    on_road = await ctx.session.exec(select(Elder).where(Elder.road_code == event.road_code))
+    updated = 0
+    for elder in on_road.all():
+        if elder.road_name == event.new_name or elder.house_number is None:
+            continue
+        elder.road_name = event.new_name
+        elder.address = rules.address_text(event.new_name, elder.house_number, elder.house_suffix,
+                                           elder.address_detail)  # fmt: skip
+        ctx.session.add(elder)
+        updated += 1
+    await ctx.publish(EldersAddressesUpdated(road_code=event.road_code, new_name=event.new_name,
+                                             elders_updated=updated))  # fmt: skip
+
+
 HANDLERS: Handlers = {
     DeathRegistered: [end_care_of_deceased],
     DeathRevoked: [restore_care_of_revoked_death],
     BenefitApproved: [enrol_difficult_elderly],
     BenefitTerminated: [end_difficult_elderly],
+    RoadRenamed: [update_addresses_on_renamed_road],
 }

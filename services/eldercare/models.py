@@ -35,7 +35,14 @@ class Elder(ElderTable, table=True):
     born: date = Column(index=True)  # from the resident ID; kept as a column so the birthday job can query it
     region_code: str = Column(max_length=6, index=True)
     community: str = Column(default="", max_length=100)
-    address: str = Column(default="", max_length=200)
+    address: str = Column(default="", max_length=200)  # as shown: composed from the door plate when there is one
+    # The door plate the elder lives at, by reference (place names' road code survives a rename); none when only
+    # free text was given. ``road_name`` is the road's standard name as last heard, kept current by renames.
+    road_code: str | None = Column(default=None, max_length=40, index=True)
+    road_name: str = Column(default="", max_length=100)
+    house_number: int | None = None
+    house_suffix: str = Column(default="", max_length=10)
+    address_detail: str = Column(default="", max_length=100)  # unit, floor, room: not part of the door plate
     living_situation: str = Column(default=LivingSituation.UNKNOWN, max_length=20)
     contact_phone: str = Column(default="", max_length=30)
     registered_at: datetime = Column(default_factory=now)
@@ -53,6 +60,18 @@ class DeathRecord(ElderTable, table=True):
     resident_id: str = Column(max_length=18, index=True)
     date_of_death: date
     revoked_at: datetime | None = None
+
+
+class ApprovalAnswer(ElderTable, table=True):
+    """Eldercare's answer to each assistance approval (one per case): how many elders it enrolled, so that the
+    same approval seen again is answered with the same count and nothing is granted twice."""
+
+    __tablename__ = "approval_answer"
+
+    case_id: str = Column(primary_key=True, max_length=64)
+    household_id: str = Column(max_length=64)
+    enrolled: int
+    answered_at: datetime = Column(default_factory=now)
 
 
 class Assessment(ElderTable, table=True):
@@ -238,6 +257,7 @@ TABLES: list[Table] = [
     for m in (
         Elder,
         DeathRecord,
+        ApprovalAnswer,
         Assessment,
         Allowance,
         AllowancePayment,

@@ -301,3 +301,10 @@ def nursing_bed_ratio(kinds: Iterable[BedKind], target: Decimal) -> BedRatio:
         return BedRatio(0, 0, None, None)
     ratio = (Decimal(nursing) / Decimal(len(kinds))).quantize(Decimal("0.0001"))
     return BedRatio(len(kinds), nursing, ratio, ratio >= target)
+
+
+# --- addresses -----------------------------------------------------------------------------------------------
+def address_text(road_name: str, number: int, suffix: str = "", detail: str = "") -> str:
+    """The address as shown, composed as place names composes a door plate's (新华路12号, 新华路12-1号), then what
+    lies behind the door plate (3单元201室)."""
+    return f"{road_name}{number}{'-' + suffix if suffix else ''}号{detail}"

@@ -20,11 +20,31 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class DoorPlateRef(Request):
+    """Where an elder lives, by door plate: the road's code (from place names) keeps the address current on a
+    rename."""
+
+    road_code: str = Field(min_length=1, max_length=40, description="the road's stable code in place names")
+    road_name: str = Field(min_length=1, max_length=100, description="the road's standard name today, e.g. 新华路")
+    number: int = Field(ge=1, le=99999, description="house number on the road")
+    suffix: str = Field(default="", pattern=r"^[0-9]{0,3}$", description="1 for 12-1号")
+    detail: str = Field(default="", max_length=100, description="unit, floor, room: 3单元201室")
+
+
+class DoorPlatePublic(BaseModel):
+    road_code: str
+    road_name: str
+    number: int
+    suffix: str
+    detail: str
+
+
 class ElderCreate(Request):
     resident_id: ResidentId
     region_code: str = Field(pattern=r"^[0-9]{6}$")
     community: str = Field(min_length=1, max_length=100)
-    address: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=200, description="free text; leave empty when giving door_plate")
+    door_plate: DoorPlateRef | None = Field(default=None, description="the address by door-plate reference")
     living_situation: LivingSituation
     contact_phone: str = Field(default="", max_length=30, pattern=r"^[0-9+\- ]*$")
 
@@ -37,6 +57,7 @@ class ElderPublic(BaseModel):
     region_code: str
     community: str
     address: str
+    door_plate: DoorPlatePublic | None = None
     living_situation: str
     contact_phone: str
     died_on: date | None

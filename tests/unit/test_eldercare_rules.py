@@ -129,3 +129,8 @@ def test_nursing_bed_ratio() -> None:
                                     Decimal("0.55"))  # fmt: skip
     assert (ratio.beds, ratio.nursing_type_beds, ratio.ratio, ratio.meets_target) == (4, 2, Decimal("0.5000"), False)
     assert rules.nursing_bed_ratio([], Decimal("0.55")).ratio is None
+
+
+def test_an_address_is_composed_from_the_door_plate_as_place_names_composes_it() -> None:
+    assert rules.address_text("新华路", 12) == "新华路12号"
+    assert rules.address_text("新华路", 12, "1", "3单元201室") == "新华路12-1号3单元201室"
