@@ -205,3 +205,42 @@ class HouseholdsRechecked(PersonEvent):
     households_rechecked: int = Field(ge=0)
     benefits_changed: int = Field(ge=0)
     registration_id: str | None = Field(default=None, description="the marriage or divorce registration")
+
+
+class TemporaryAssistanceGranted(PersonEvent):
+    """临时救助 was granted to ``resident_id``: an emergency advance (急难型, paid at once, paperwork after) or an
+    expenditure-type grant approved once and paid in stages (支出型). Each payment is a
+    ``TemporaryAssistancePaid``."""
+
+    type_name = "civic.assistance.temporary-assistance-granted.v1"
+
+    grant_id: str
+    kind: str = Field(description="emergency | expenditure")
+    household_id: str | None = None
+    region_code: str = Field(pattern=r"^[0-9]{6}$")
+    amount: Yuan = Field(description="the whole grant")
+    stages: int = Field(ge=1, description="how many payments it is made in (1 for an emergency advance)")
+    granted_on: date
+    paperwork_due: date | None = Field(default=None, description="emergency: the case must be completed by then")
+
+
+class TemporaryAssistancePaid(PersonEvent):
+    """One payment of a temporary-assistance grant: the emergency advance, or a stage of an expenditure grant."""
+
+    type_name = "civic.assistance.temporary-assistance-paid.v1"
+
+    grant_id: str
+    kind: str
+    stage: int = Field(ge=1)
+    amount: Yuan
+    paid_on: date
+
+
+class TemporaryAdvanceFlagged(PersonEvent):
+    """An emergency advance's paperwork was not completed by its due date: the case is flagged for follow-up."""
+
+    type_name = "civic.assistance.temporary-advance-flagged.v1"
+
+    grant_id: str
+    amount: Yuan
+    paperwork_due: date

@@ -291,6 +291,44 @@ class HouseholdRecheck(AssistanceTable, table=True):
     checked_at: datetime = Column(default_factory=now)
 
 
+class TemporaryGrant(AssistanceTable, table=True):
+    """临时救助: an emergency advance (paperwork after) or an expenditure-type grant paid in stages."""
+
+    __tablename__ = "temporary_grant"
+
+    id: str = Column(default_factory=new_id, primary_key=True)
+    kind: str = Column(max_length=20)
+    resident_id: str = Column(max_length=18, index=True)
+    household_id: str | None = Column(default=None, max_length=36)
+    region_code: str = Column(max_length=6)
+    area: str = Column(max_length=5)
+    situation: str = Column(max_length=500)  # what happened: illness, disaster, accident, tuition ...
+    amount_fen: int
+    status: str = Column(default="open", max_length=20, index=True)  # open | completed | flagged | paid | cancelled
+    granted_on: date
+    granted_by: str = Column(max_length=100)
+    explanation: str = Column(default="[]")
+    paperwork_due: date | None = None
+    paperwork_completed_on: date | None = None
+    paperwork_note: str | None = Column(default=None, max_length=500)
+    flagged_on: date | None = None
+
+
+class TemporaryStage(AssistanceTable, table=True):
+    """One payment of a grant; ``paid_on`` set once, so a re-run of the stage job pays nothing twice."""
+
+    __tablename__ = "temporary_stage"
+    __table_args__ = (UniqueConstraint("grant_id", "number"),)
+
+    id: int | None = Column(default=None, primary_key=True)
+    grant_id: str = Column(foreign_key="temporary_grant.id", index=True)
+    number: int
+    due_on: date = Column(index=True)
+    amount_fen: int
+    paid_on: date | None = None
+    cancelled: bool = False
+
+
 TABLES = [
     table_of(m)
     for m in (
@@ -313,5 +351,7 @@ TABLES = [
         HouseholdAddress,
         RoadRenameApplied,
         HouseholdRecheck,
+        TemporaryGrant,
+        TemporaryStage,
     )
 ]

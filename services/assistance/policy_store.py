@@ -53,6 +53,9 @@ def read_fixture(text: str) -> list[Parameter]:
             source=row["source"],
         )
         for row in csv.DictReader(io.StringIO(text))
+        # A row with no value names a figure the sources do not give: documented, not loaded (a caseworker sets
+        # the local figure; until then decisions that need it are refused with "no-policy").
+        if row["value"].strip()
     ]
 
 

@@ -28,6 +28,9 @@ class Per(StrEnum):
     MONTH = "month"
     YEAR = "year"
     RATIO = "ratio"
+    ONCE = "once"  # a one-off amount in yuan (temporary assistance caps)
+    DAYS = "days"
+    HOURS = "hours"
 
 
 class BenefitKind(StrEnum):
@@ -118,7 +121,7 @@ class Parameter:
         value = parse_value(self.value)
         if self.per is Per.YEAR:
             return (value / 12).quantize(CENT, ROUND_HALF_UP)
-        if self.per is Per.MONTH:
+        if self.per in (Per.MONTH, Per.ONCE):
             return value.quantize(CENT, ROUND_HALF_UP)
         return value
 
@@ -133,7 +136,8 @@ class Figure:
 
     def cite(self) -> str:
         p = self.parameter
-        per = {Per.MONTH: " yuan/month", Per.YEAR: f" yuan/month ({p.value}/year)", Per.RATIO: ""}[p.per]
+        per = {Per.MONTH: " yuan/month", Per.YEAR: f" yuan/month ({p.value}/year)", Per.RATIO: "",
+               Per.ONCE: " yuan", Per.DAYS: " days", Per.HOURS: " hours"}[p.per]  # fmt: skip
         return f"{self.name} = {self.value}{per} (region {p.region_code}, {p.area}, from {p.effective_from})"
 
 
@@ -428,6 +432,77 @@ def _tekun(x: _Explainer, claim: Claim, member: Member, age: int) -> Assessment:
         x.reasons.append(f"care allowance ({level}, {claim.setting}) = {care}")
     amount = living + care
     return x.done(claim, True, amount, f"特困 = basic living {living} + care {care} = {amount}")
+
+
+# --- 临时救助 temporary assistance ---------------------------------------------------------------------------
+class TemporaryKind(StrEnum):
+    EMERGENCY = "emergency"  # 急难型: a small advance at once (小额先行救助), paperwork after
+    EXPENDITURE = "expenditure"  # 支出型: reviewed, approved once, paid in stages (一次审批、分阶段救助)
+
+
+@dataclass(frozen=True)
+class TemporaryDecision:
+    kind: TemporaryKind
+    amount: Decimal
+    stages: tuple[tuple[date, Decimal], ...]  # (due on, amount); the emergency advance is one stage, today
+    paperwork_due: date | None  # emergency: the day by which the case must be completed, else it is flagged
+    reasons: tuple[str, ...]
+    figures: tuple[Figure, ...]
+
+
+def grant_temporary(
+    kind: TemporaryKind,
+    amount: Decimal,
+    stages: list[tuple[date, Decimal]],
+    region_code: str,
+    area: str,
+    policy: Policy,
+    on: date,
+    hours_since_report: Decimal | None = None,
+) -> TemporaryDecision:
+    """Check a caseworker's temporary-assistance grant against the policy in force on ``on``.
+
+    The amount is the caseworker's, from the need; the rules give the cap (and, for an advance, the days
+    allowed for the paperwork). ``Refused`` names the input at fault; ``MissingPolicy`` the figure not set.
+    """
+    household = Household(region_code=region_code, area=Area(area), members=())
+    x = _Explainer(policy, household, on)
+    if amount <= 0:
+        raise Refused("amount", "the amount must be more than zero")
+    if kind is TemporaryKind.EMERGENCY:
+        cap = x.fig("temporary_emergency_advance_cap")
+        if amount > cap:
+            raise Refused("amount", f"an emergency advance is at most {cap} (region {region_code}, {on})")
+        limit = x.opt("temporary_emergency_response_hours")
+        if limit is not None and hours_since_report is not None:
+            x.reasons.append(f"granted {hours_since_report.quantize(Decimal('0.1'))} hours after the report "
+                             f"({'within' if hours_since_report <= limit else 'beyond'} the {limit} hours)")  # fmt: skip
+        days = x.fig("temporary_emergency_paperwork_days")
+        due = date.fromordinal(on.toordinal() + int(days))
+        x.reasons.append(f"emergency advance {amount.quantize(CENT)} paid on {on}; paperwork due by {due}")
+        return TemporaryDecision(kind, amount.quantize(CENT), ((on, amount.quantize(CENT)),), due,
+                                 tuple(x.reasons), tuple(x.figures))  # fmt: skip
+    cap = x.fig("temporary_expenditure_cap")
+    if amount > cap:
+        raise Refused("amount", f"expenditure-type assistance is at most {cap} per approval (region {region_code})")
+    if not stages:
+        raise Refused("stages", "an expenditure-type grant is paid in stages: give at least one")
+    total = sum((a for _, a in stages), ZERO)
+    if total != amount:
+        raise Refused("stages", f"the stages add up to {total.quantize(CENT)}, not the amount {amount.quantize(CENT)}")
+    for i, (due_on, stage_amount) in enumerate(stages):
+        if stage_amount <= 0:
+            raise Refused(f"stages[{i}].amount", "each stage pays more than zero")
+        if due_on < on or (i and due_on < stages[i - 1][0]):
+            raise Refused(f"stages[{i}].due_on", "stages fall on or after the approval, in date order")
+    x.reasons.append(f"expenditure-type assistance {amount.quantize(CENT)} approved on {on}, in {len(stages)} stage(s)")
+    return TemporaryDecision(kind, amount.quantize(CENT), tuple((d, a.quantize(CENT)) for d, a in stages), None,
+                             tuple(x.reasons), tuple(x.figures))  # fmt: skip
+
+
+def advance_overdue(paperwork_due: date | None, completed: bool, on: date) -> bool:
+    """An advance whose paperwork is not completed by the day it was due is flagged from the day after."""
+    return not completed and paperwork_due is not None and on > paperwork_due
 
 
 # --- addresses ---------------------------------------------------------------------------------------------
