@@ -89,6 +89,16 @@ class Place(PlaceTable, table=True):
     cancelled_on: date | None = None
 
 
+class PlaceSearchGram(PlaceTable, table=True):
+    """One character, or two neighbouring characters, of a place's name (``rules.search_grams``): the index that
+    finds a name by any part of it without reading every name, which is all ``LIKE '%…%'`` can do."""
+
+    __tablename__ = "place_search_gram"
+
+    gram: str = Field(primary_key=True, max_length=2)
+    place_code: str = Field(primary_key=True, max_length=40, index=True)
+
+
 class PlaceNameHistory(PlaceTable, table=True):
     """Every name a place has borne and when: renames keep the old name here."""
 
@@ -223,6 +233,7 @@ TABLES: list[Table] = [
         Division,
         DivisionAdjustment,
         Place,
+        PlaceSearchGram,
         PlaceNameHistory,
         NamingCase,
         ExpertOpinion,

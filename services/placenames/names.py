@@ -7,14 +7,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import ColumnElement, extract, func, or_
+from sqlalchemy import ColumnElement, extract, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from civic.app import SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
 from civic.problems import Conflict, NotFound
-from services.placenames import rules
+from services.placenames import rules, search
 from services.placenames.clock import Today
 from services.placenames.models import NamingCase, Place, PlaceNameHistory, PlateCertificate, ProtectedName
 from services.placenames.rules import Action, CaseStatus, Kind
@@ -30,10 +30,6 @@ from services.placenames.store import division_versions
 
 router = APIRouter(tags=["standard names"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
-
-
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def name_public(place: Place, **extra: object) -> NamePublic:
@@ -70,25 +66,21 @@ async def search_names(
     or of its initials ("xhl"), or its code; ``prefix`` the start of the name; ``division`` includes everything
     under that division."""
     where: list[ColumnElement[bool]] = [col(Place.status) == "standard"]
-    if q is not None:
-        text = rules.name_key(q)
-        latin = "".join(rules.pinyin_syllables(q))
-        matches = [col(Place.name).like(f"%{_escaped(text)}%", escape="\\"), col(Place.code) == q]
-        if latin.isascii() and latin.isalpha():
-            matches += [
-                col(Place.pinyin_key).like(f"{latin}%"),
-                col(Place.initials).like(f"{latin}%"),
-            ]
-        where.append(or_(*matches))
     if prefix is not None:
-        where.append(col(Place.name).like(f"{_escaped(rules.name_key(prefix))}%", escape="\\"))
+        where.append(search.name_prefix_filter(prefix))
     if division is not None:
         where.append(col(Place.division_code).like(f"{rules.division_prefix(division)}%"))
     if kind is not None:
         where.append(col(Place.kind) == kind.value)
-    total = (await session.exec(select(func.count()).select_from(Place).where(*where))).one()
-    rows = await session.exec(select(Place).where(*where).order_by(col(Place.name)).offset(offset).limit(limit))
-    return NamePage(total=int(total), items=[name_public(p) for p in rows.all()])
+    if q is not None:
+        codes, more = await search.matching_codes(session, q, where)
+    else:
+        listed = await session.exec(select(Place.code).where(*where).limit(search.MATCH_CAP + 1))
+        every = list(listed.all())
+        codes, more = every[: search.MATCH_CAP], len(every) > search.MATCH_CAP
+    page = select(Place).where(col(Place.code).in_(codes)).order_by(col(Place.name), col(Place.code))
+    rows = await session.exec(page.offset(offset).limit(limit))
+    return NamePage(total=len(codes), more=more, items=[name_public(p) for p in rows.all()])
 
 
 @router.get("/names/{code}")

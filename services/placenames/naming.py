@@ -36,6 +36,7 @@ from services.placenames.schemas import (
     OpinionPublic,
     ProposalCreate,
 )
+from services.placenames.search import index_name
 from services.placenames.store import current_policy, division_versions
 
 router = APIRouter(tags=["naming workflow"])
@@ -126,6 +127,7 @@ async def propose(
             tree = rules.as_of(await division_versions(session), today)
             place = await new_place(session, body, set(tree))
             session.add(place)
+            await index_name(session, place.code, place.name)
         else:
             if body.place_code is None:
                 raise missing("place_code", body.action)

@@ -130,6 +130,27 @@ def initials(pinyin: str) -> str:
     return "".join(s[0] for s in pinyin_syllables(pinyin))
 
 
+def search_grams(name: str) -> set[str]:
+    """Every character and every pair of neighbouring characters of a name's key: what the search index holds.
+    A Chinese name is found by any part of it, and most searches are one or two characters, too short for the
+    trigram indexes databases offer."""
+    key = name_key(name).lower()
+    return set(key) | {key[i : i + 2] for i in range(len(key) - 1)}
+
+
+def query_grams(text: str) -> set[str]:
+    """The grams a name must all hold to contain ``text``: its pairs, or the one character of a one-character
+    query. Holding them all does not yet mean containing the text in order; the caller checks that too."""
+    key = name_key(text).lower()
+    return {key} if len(key) == 1 else {key[i : i + 2] for i in range(len(key) - 1)}
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """The range [low, high) of strings that start with ``prefix``: an index range any database can use, where
+    ``LIKE 'prefix%'`` uses one only under some collations."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def check_not_standard_already(name: str, region_code: str, holder: str | None) -> None:
     """No two standard names alike in one county-level division (地名不重名). ``holder`` is the code of the place
     that bears the name there now, if any."""

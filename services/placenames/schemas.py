@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from civic.auth import Principal
 from civic.identity import ResidentId, mask
 from services.placenames.rules import Action, Kind, Level, Side
+from services.placenames.search import MATCH_CAP
 
 DOMAIN = "placenames"
 
@@ -163,7 +164,8 @@ class NamePublic(BaseModel):
 
 
 class NamePage(BaseModel):
-    total: int
+    total: int = Field(description=f"how many names match, up to {MATCH_CAP}")
+    more: bool = Field(False, description=f"more than {MATCH_CAP} names match: narrow the search to see them")
     items: list[NamePublic]
 
 

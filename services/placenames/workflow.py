@@ -22,6 +22,7 @@ from services.placenames import rules
 from services.placenames.clock import clock_of
 from services.placenames.models import NamingCase, Place, PlaceNameHistory
 from services.placenames.rules import Action, CaseStatus
+from services.placenames.search import index_name
 
 log = logging.getLogger("civic.placenames.workflow")
 DEADLINE_INTERVAL_S = 3600.0
@@ -63,6 +64,7 @@ async def take_effect(session: AsyncSession, case: NamingCase, on: date) -> Even
         _, pinyin_key = rules.check_name(case.proposed_name, case.pinyin)
         place.name, place.name_in_use, place.pinyin = case.proposed_name, case.proposed_key, case.pinyin
         place.pinyin_key, place.initials = pinyin_key, rules.initials(case.pinyin)
+        await index_name(session, place.code, place.name)
         session.add(PlaceNameHistory(place_code=place.code, name=place.name, valid_from=on, case_id=case.id))
         if place.kind in rules.ROAD_KINDS:
             event = RoadRenamed(

@@ -185,9 +185,11 @@ async def test_naming_with_expert_review_objections_and_deadlines(broker: Embedd
         assert (decided.json()["status"], decided.json()["effective_on"]) == ("effective", str(day(20)))
         code = decided.json()["place_code"]
 
-        for query in ({"q": "新华"}, {"q": "xhl"}, {"q": "XinHua"}, {"prefix": "新"}, {"q": code}):
+        for query in ({"q": "新华"}, {"q": "华路"}, {"q": "华"}, {"q": "新华路"}, {"q": "xhl"}, {"q": "XinHua"},
+                      {"prefix": "新"}, {"q": code}):  # fmt: skip
             found = await o.get("/names", **query, division="371000", kind="road")
             assert [n["code"] for n in found["items"]] == [code], query
+        assert (await o.get("/names", q="新路"))["total"] == 0, "both characters, but not side by side"
         as_citizen = await o.client.get("/names", params={"q": "xhl"}, headers=citizen)
         assert as_citizen.status_code == 200 and as_citizen.json()["items"][0]["name"] == "新华路"
         assert (await o.get("/names", q="xhl", division="330683"))["total"] == 0

@@ -181,3 +181,17 @@ def test_door_numbers_go_along_one_side_of_the_road() -> None:
     with pytest.raises(RuleBroken) as bridge:
         rules.check_road_may_carry_plates("bridge", "standard")
     assert bridge.value.kind == "not-a-road"
+
+
+def test_a_name_is_indexed_by_each_character_and_each_neighbouring_pair() -> None:
+    assert rules.search_grams("新华 路") == {"新", "华", "路", "新华", "华路"}
+    assert rules.search_grams("ＣＢＤ大道") >= {"cb", "bd", "d大", "大道"}, "full-width folded, lower case"
+    assert rules.query_grams("华") == {"华"}
+    assert rules.query_grams("新华路") == {"新华", "华路"}
+    assert rules.query_grams("新华路") <= rules.search_grams("新华路")
+
+
+def test_prefix_bounds_cover_exactly_the_strings_with_the_prefix() -> None:
+    low, high = rules.prefix_bounds("xinhua")
+    assert all(low <= s < high for s in ("xinhua", "xinhualu", "xinhuaz"))
+    assert not any(low <= s < high for s in ("xinhu", "xinhub", "xinhva"))

@@ -1,0 +1,85 @@
+"""Finding standard names by part of the name, the start of its pinyin or initials, or its code, fast on hundreds
+of thousands of names.
+
+Each reading of the query is answered from an index: the name's grams (``rules.search_grams``) for text, ranges
+on the pinyin and initials keys for Latin letters, the primary key for a code. The text check (``LIKE``) runs
+only on the rows the rarest of the query's grams points at. A search that matches more than ``MATCH_CAP`` names
+says so instead of counting and sorting them all: nobody reads past the first thousand, and it would cost every
+other searcher the time to sort them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from civic.db import table_of
+from services.placenames import rules
+from services.placenames.models import Place, PlaceSearchGram
+
+MATCH_CAP = 1000
+# Counting a gram's postings stops here: enough to tell a rare gram from a common one.
+_PROBE = 2000
+
+
+async def index_name(session: AsyncSession, place_code: str, name: str) -> None:
+    """(Re)index a place under its current name, in the caller's transaction (a rename replaces the old grams)."""
+    grams = table_of(PlaceSearchGram)
+    await session.execute(delete(grams).where(grams.c.place_code == place_code))
+    await session.execute(
+        insert(grams), [{"gram": g, "place_code": place_code} for g in sorted(rules.search_grams(name))]
+    )
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    low, high = rules.prefix_bounds(prefix)
+    return and_(column >= low, column < high)
+
+
+def name_prefix_filter(prefix: str) -> ColumnElement[bool]:
+    return _starts_with(col(Place.name), rules.name_key(prefix))
+
+
+async def _rarest(session: AsyncSession, grams: set[str]) -> str:
+    sizes = {}
+    for gram in sorted(grams):
+        postings = select(PlaceSearchGram.place_code).where(PlaceSearchGram.gram == gram).limit(_PROBE).subquery()
+        sizes[gram] = (await session.exec(select(func.count()).select_from(postings))).one()
+    return min(sizes, key=lambda g: sizes[g])
+
+
+async def matching_codes(
+    session: AsyncSession, q: str, where: list[ColumnElement[bool]], cap: int = MATCH_CAP
+) -> tuple[list[str], bool]:
+    """The codes of up to ``cap`` places that ``q`` finds by any reading and that satisfy ``where``, and whether
+    there are more."""
+    text = rules.name_key(q).lower()
+    found: dict[str, None] = {}
+    by_text = (
+        select(Place.code)
+        .join(PlaceSearchGram, col(PlaceSearchGram.place_code) == col(Place.code))
+        .where(PlaceSearchGram.gram == await _rarest(session, rules.query_grams(q)), *where)
+    )
+    if len(text) > 1:  # a one-character query is its own gram: no further check needed
+        by_text = by_text.where(func.lower(col(Place.name)).like(f"%{_escaped(text)}%", escape="\\"))
+    readings = [by_text, select(Place.code).where(col(Place.code) == q, *where)]
+    latin = "".join(rules.pinyin_syllables(q))
+    if latin.isascii() and latin.isalpha():
+        readings += [
+            select(Place.code).where(_starts_with(col(Place.pinyin_key), latin), *where),
+            select(Place.code).where(_starts_with(col(Place.initials), latin), *where),
+        ]
+    for reading in readings:
+        for code in (await session.exec(reading.limit(cap + 1 - len(found)))).all():
+            found[code] = None
+        if len(found) > cap:
+            break
+    codes = list(found)
+    return codes[:cap], len(codes) > cap
