@@ -15,10 +15,11 @@ test: $(SYNCED)  ## the full suite on SQLite, then the integration and e2e suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	$(VENV)/bin/pytest --database=postgresql tests/integration tests/e2e $(PYTEST_PG_ARGS)
 
-bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up time to ready, journeys, gateway overhead
+bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up time to ready, journeys, gateway overhead, name search
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.journeys
 	$(VENV)/bin/python -m bench.gateway_overhead
+	$(VENV)/bin/python -m bench.placenames_search
 
 lint: $(SYNCED)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
