@@ -58,6 +58,7 @@ async def test_an_approved_household_with_an_elderly_member_is_served_by_every_d
         assert journey is not None and journey["state_zh"] == "全部办结"
         steps = {s["name"]: (s["state"], s["state_zh"]) for s in journey["steps"]}
         assert steps["decision"] == ("done", "已办结")
+        assert steps["elders-enrolled"] == ("done", "已办结")
         assert steps["funeral-services-marked"] == ("done", "已办结")
         assert all(state == "done" for state, _ in steps.values()), steps
 

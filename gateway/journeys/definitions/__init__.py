@@ -10,5 +10,5 @@ from gateway.journeys.definitions.marriage_change import DIVORCE, MARRIAGE
 from gateway.journeys.definitions.turning_80 import TURNING_80
 from gateway.journeys.model import Journey
 
-JOURNEYS: tuple[Journey, ...] = (AFTER_DEATH, ASSISTANCE_APPLICATION, MARRIAGE, DIVORCE, TURNING_80)
-AWAITING_CONTRACTS: tuple[Journey, ...] = (ADDRESS_CHANGE,)
+JOURNEYS: tuple[Journey, ...] = (AFTER_DEATH, ASSISTANCE_APPLICATION, ADDRESS_CHANGE, MARRIAGE, DIVORCE, TURNING_80)
+AWAITING_CONTRACTS: tuple[Journey, ...] = ()

@@ -10,8 +10,6 @@ from datetime import timedelta
 
 from gateway.journeys.model import Journey, Step
 
-# Eldercare's answer to an approval: a step once eldercare's contract declares the event (the tracker refuses to
-# follow an event no contract declares).
 ELDERS_ENROLLED = Step(
     name="elders-enrolled",
     label_zh="家庭中的老年人纳入经济困难老年人补贴",
@@ -35,6 +33,7 @@ ASSISTANCE_APPLICATION = Journey(
             done=("civic.assistance.benefit-approved.v1",),
             ends_journey=("civic.assistance.application-rejected.v1",),
         ),
+        ELDERS_ENROLLED,
         Step(
             name="funeral-services-marked",
             label_zh="家庭登记为享受免除基本殡葬服务费用",
