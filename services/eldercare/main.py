@@ -8,7 +8,17 @@ from fastapi import FastAPI
 from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
-from services.eldercare import allowance_api, assessments, elders, institutions
+from services.eldercare import (
+    alarms,
+    allowance_api,
+    assessments,
+    elders,
+    home_services,
+    institutions,
+    time_bank,
+    visits,
+)
+from services.eldercare.community_models import COMMUNITY_TABLES
 from services.eldercare.handlers import HANDLERS
 from services.eldercare.models import TABLES
 from services.eldercare.policy_store import policy_loaded
@@ -18,8 +28,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     return create_app(
         settings or Settings(service_name="eldercare"),
         title="civic · eldercare",
-        routers=[elders.router, assessments.router, allowance_api.router, institutions.router],
-        tables=TABLES,
+        routers=[
+            elders.router,
+            assessments.router,
+            allowance_api.router,
+            institutions.router,
+            home_services.router,
+            visits.router,
+            alarms.router,
+            time_bank.router,
+        ],
+        tables=[*TABLES, *COMMUNITY_TABLES],
         migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
         resources=[policy_loaded],

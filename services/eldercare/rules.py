@@ -308,3 +308,71 @@ def address_text(road_name: str, number: int, suffix: str = "", detail: str = ""
     """The address as shown, composed as place names composes a door plate's (新华路12号, 新华路12-1号), then what
     lies behind the door plate (3单元201室)."""
     return f"{road_name}{number}{'-' + suffix if suffix else ''}号{detail}"
+
+
+# --- home and community services -----------------------------------------------------------------------------
+VISITED = frozenset({"alone", "empty_nest"})  # 独居 and 空巢 elders are visited; those living with family are not
+
+
+def visit_interval_parameter(living_situation: str) -> str:
+    """The policy parameter holding how many days may pass between two visits to an elder in this situation."""
+    return f"visit_interval_days_{living_situation}"
+
+
+def visit_due(last_visit: date | None, known_since: date, interval_days: int) -> date:
+    """The day by which the next visit is due: ``interval_days`` after the last one, or after the elder became
+    known when nobody has visited yet."""
+    return (last_visit or known_since) + timedelta(days=interval_days)
+
+
+def days_overdue(due: date, on: date) -> int:
+    """How many days past due on ``on`` (0 while not yet overdue; due today is not overdue)."""
+    return max(0, (on - due).days)
+
+
+class TaskTransitionError(ValueError):
+    pass
+
+
+TASK_ACTIONS = {
+    # action: (statuses it may be taken from, status after)
+    "acknowledge": (frozenset({"open"}), "acknowledged"),
+    "close": (frozenset({"open", "acknowledged"}), "closed"),
+}
+
+
+def task_after(status: str, action: str) -> str:
+    """A follow-up task is acknowledged once, then closed (an urgent one may be closed straight away); a closed
+    task stays closed."""
+    allowed, after = TASK_ACTIONS[action]
+    if status not in allowed:
+        raise TaskTransitionError(f"a task that is {status} cannot be {after}")
+    return after
+
+
+class BalanceExceeded(ValueError):
+    pass
+
+
+MINUTES_PER_HOUR = 60
+
+
+def minutes_of(hours: Decimal) -> int:
+    """Time-bank hours as whole minutes (the API takes quarter hours; the ledger keeps minutes)."""
+    minutes = hours * MINUTES_PER_HOUR
+    if minutes != minutes.to_integral_value() or minutes <= 0:
+        raise ValueError(f"{hours} hours is not a positive whole number of minutes")
+    return int(minutes)
+
+
+def hours_of(minutes: int) -> Decimal:
+    return (Decimal(minutes) / MINUTES_PER_HOUR).quantize(Decimal("0.01"))
+
+
+def check_spend(balance_minutes: int, minutes: int) -> int:
+    """The balance after spending ``minutes``; a balance can never go negative."""
+    if minutes > balance_minutes:
+        raise BalanceExceeded(
+            f"spending {hours_of(minutes)} hours exceeds the balance of {hours_of(balance_minutes)} hours"
+        )
+    return balance_minutes - minutes

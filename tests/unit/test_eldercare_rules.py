@@ -134,3 +134,31 @@ def test_nursing_bed_ratio() -> None:
 def test_an_address_is_composed_from_the_door_plate_as_place_names_composes_it() -> None:
     assert rules.address_text("新华路", 12) == "新华路12号"
     assert rules.address_text("新华路", 12, "1", "3单元201室") == "新华路12-1号3单元201室"
+
+
+def test_the_next_visit_is_due_an_interval_after_the_last_or_after_the_elder_became_known() -> None:
+    assert rules.visit_due(None, date(2026, 11, 1), 7) == date(2026, 11, 8)
+    assert rules.visit_due(date(2026, 11, 20), date(2026, 11, 1), 7) == date(2026, 11, 27)
+    assert rules.days_overdue(date(2026, 11, 8), date(2026, 11, 8)) == 0, "due today is not overdue"
+    assert rules.days_overdue(date(2026, 11, 8), date(2026, 11, 11)) == 3
+    assert rules.visit_interval_parameter("alone") == "visit_interval_days_alone"
+    assert "with_family" not in rules.VISITED
+
+
+def test_a_follow_up_task_is_acknowledged_once_and_closed_once() -> None:
+    assert rules.task_after("open", "acknowledge") == "acknowledged"
+    assert rules.task_after("acknowledged", "close") == "closed"
+    assert rules.task_after("open", "close") == "closed"
+    for status, action in (("acknowledged", "acknowledge"), ("closed", "acknowledge"), ("closed", "close")):
+        with pytest.raises(rules.TaskTransitionError):
+            rules.task_after(status, action)
+
+
+def test_time_bank_hours_are_whole_minutes_and_a_spend_never_makes_the_balance_negative() -> None:
+    assert rules.minutes_of(Decimal("1.25")) == 75
+    assert rules.hours_of(75) == Decimal("1.25")
+    with pytest.raises(ValueError):
+        rules.minutes_of(Decimal("0.001"))
+    assert rules.check_spend(90, 90) == 0
+    with pytest.raises(rules.BalanceExceeded, match=r"exceeds the balance of 1\.50 hours"):
+        rules.check_spend(90, 91)

@@ -1,0 +1,80 @@
+"""Routes: home and community services an elder is enrolled in — home care beds (家庭养老床位), day care, meal
+assistance (助餐) and visiting programmes — started and ended with the events other departments read. A death
+cancels them and its revocation resumes them (``handlers.py``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from sqlmodel import col, select
+
+from civic.app import OutboxDep, SessionDep
+from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.problems import Conflict, NotFound, Problem
+from contracts.eldercare import HomeServiceEnded, HomeServiceStarted
+from services.eldercare import grants
+from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.models import Elder, HomeService, ServiceStatus
+from services.eldercare.schemas import HomeServiceCreate, HomeServiceEnd, HomeServicePublic
+
+router = APIRouter(tags=["home and community services"])
+Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
+
+
+def service_public(s: HomeService, who: Principal) -> HomeServicePublic:
+    return HomeServicePublic(id=s.id, resident_id=shown_id(s.resident_id, who), service=s.kind, provider=s.provider,
+                             started_on=s.started_on, ended_on=s.ended_on, status=s.status)  # fmt: skip
+
+
+@router.post("/home-services", status_code=status.HTTP_201_CREATED)
+async def start_home_service(
+    body: HomeServiceCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker
+) -> HomeServicePublic:
+    """Enrol an elder in a service (one running service of each kind per elder)."""
+    elder = await session.get(Elder, body.resident_id)
+    if elder is None:
+        raise NotFound("Elder", "register the elder first")
+    if elder.died_on is not None or await grants.is_dead(session, elder.resident_id):
+        raise Conflict("deceased", "This person's death is registered", field="resident_id")
+    running = await session.exec(select(HomeService).where(HomeService.resident_id == body.resident_id,
+                                                           HomeService.kind == body.service,
+                                                           HomeService.status == ServiceStatus.ACTIVE))  # fmt: skip
+    if running.first() is not None:
+        raise Conflict("already-enrolled", "The elder already has this service", field="service")
+    service = HomeService(resident_id=body.resident_id, kind=body.service, provider=body.provider,
+                          started_on=body.started_on)  # fmt: skip
+    session.add(service)
+    await outbox.add(session, HomeServiceStarted(resident_id=service.resident_id, service_id=service.id,
+                                                 service=service.kind, started_on=service.started_on))  # fmt: skip
+    await session.commit()
+    return service_public(service, who)
+
+
+@router.post("/home-services/{service_id}/end")
+async def end_home_service(
+    service_id: str, body: HomeServiceEnd, session: SessionDep, outbox: OutboxDep, who: Caseworker
+) -> HomeServicePublic:
+    service = await session.get(HomeService, service_id)
+    if service is None:
+        raise NotFound("Home service")
+    if service.status != ServiceStatus.ACTIVE:
+        raise Conflict("not-running", "The service is not running", f"it is {service.status}", field="service_id")
+    if body.ended_on < service.started_on:
+        raise Problem(422, "ends-before-start", "A service cannot end before it started", field="ended_on")
+    service.status, service.ended_on = ServiceStatus.ENDED, body.ended_on
+    session.add(service)
+    await outbox.add(session, HomeServiceEnded(resident_id=service.resident_id, service_id=service.id,
+                                               service=service.kind, ended_on=body.ended_on, reason=body.reason))  # fmt: skip
+    await session.commit()
+    return service_public(service, who)
+
+
+@router.get("/elders/{resident_id}/home-services")
+async def home_services_of(resident_id: str, session: SessionDep, who: CurrentUser) -> list[HomeServicePublic]:
+    check_may_read(resident_id, who, "Elder")
+    if await session.get(Elder, resident_id) is None:
+        raise NotFound("Elder")
+    rows = await session.exec(select(HomeService).where(HomeService.resident_id == resident_id)
+                              .order_by(col(HomeService.started_on)))  # fmt: skip
+    return [service_public(s, who) for s in rows.all()]
