@@ -91,7 +91,7 @@ async def revoke_registration(
             f"its status is {marriage.status}",
         )
     marriage.status, marriage.revoked_reason, marriage.revoked_by = "revoked", body.reason, user.subject
-    marriage.revoked_at = records.now()
+    marriage.revoked_at, marriage.revoked_on = records.now(), today
     session.add(marriage)
     for party in marriage.parties():
         row = await session.get(CurrentSpouse, party)

@@ -1,30 +1,39 @@
-"""Marriage registration (婚姻登记): marriages, divorces by agreement with the cooling-off period, certificates,
-corrections and revocations, and the spouse's widowhood when a death is registered."""
+"""Marriage registration (婚姻登记): marriages, divorces by agreement with the cooling-off period, certificates and
+electronic certificates, corrections, revocations and archive queries, statistics, and the spouse's widowhood when
+a death is registered."""
 
 from fastapi import FastAPI
 
 from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
-from services.marriage import amendments, divorces, registrations
+from services.marriage import amendments, divorces, ecertificates, registrations
 from services.marriage.clock import Clock, registry_today
 from services.marriage.handlers import HANDLERS
 from services.marriage.models import TABLES
 from services.marriage.policy_store import policy_loaded
+from services.marriage.signing_keys import CertificateSettings, certificate_keys
 
 
-def build_app(settings: Settings | None = None, *, clock: Clock = registry_today) -> FastAPI:
-    """``clock`` says what day it is at the registry; tests pass one they can move."""
+def build_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = registry_today,
+    certificates: CertificateSettings | None = None,
+) -> FastAPI:
+    """``clock`` says what day it is at the registry; tests pass one they can move. ``certificates`` configures
+    the electronic certificates' signing key (from the environment by default)."""
     app = create_app(
         settings or Settings(service_name="marriage"),
         title="civic · marriage registration",
-        routers=[registrations.router, divorces.router, amendments.router],
+        routers=[registrations.router, divorces.router, amendments.router, ecertificates.router],
         tables=TABLES,
         migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
-        resources=[policy_loaded, divorces.expiry_schedule],
+        resources=[policy_loaded, certificate_keys, divorces.expiry_schedule],
     )
     app.state.marriage_clock = clock
+    app.state.marriage_certificate_settings = certificates or CertificateSettings()
     return app
 
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Table, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 
@@ -17,7 +18,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Marriage(SQLModel, table=True):
+class MarriageTable(SQLModel, registry=registry()):
+    """The base of this service's tables: a MetaData of its own, so another service may reuse a table name."""
+
+
+class Marriage(MarriageTable, table=True):
     """One marriage registration (结婚登记) and how it ended, if it did."""
 
     __tablename__ = "marriage"
@@ -40,6 +45,7 @@ class Marriage(SQLModel, table=True):
     revoked_reason: str | None = Field(default=None, max_length=500)
     revoked_by: str | None = Field(default=None, max_length=100)
     revoked_at: datetime | None = None
+    revoked_on: date | None = None  # the registry's date of the revocation (statistics count by it)
 
     def parties(self) -> tuple[str, str]:
         return self.resident_id, self.spouse_resident_id
@@ -48,7 +54,7 @@ class Marriage(SQLModel, table=True):
         return self.spouse_resident_id if resident_id == self.resident_id else self.resident_id
 
 
-class CurrentSpouse(SQLModel, table=True):
+class CurrentSpouse(MarriageTable, table=True):
     """One row per person who is married right now. The primary key is what makes bigamy impossible, even for
     two registrations racing for the same person: the second insert fails, whatever the first one read."""
 
@@ -58,7 +64,7 @@ class CurrentSpouse(SQLModel, table=True):
     marriage_id: str = Field(index=True, max_length=36)
 
 
-class Divorce(SQLModel, table=True):
+class Divorce(MarriageTable, table=True):
     """A divorce by agreement (协议离婚): the application, its deadlines as computed on the day it was received,
     and its outcome. Its id is the divorce registration's id once the certificate is issued."""
 
@@ -81,7 +87,7 @@ class Divorce(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=_now)
 
 
-class Certificate(SQLModel, table=True):
+class Certificate(MarriageTable, table=True):
     """A marriage or divorce certificate held by one party. A reissue (补领) voids the number it replaces."""
 
     __tablename__ = "certificate"
@@ -100,7 +106,7 @@ class Certificate(SQLModel, table=True):
     void_reason: str | None = Field(default=None, max_length=200)
 
 
-class Correction(SQLModel, table=True):
+class Correction(MarriageTable, table=True):
     """A correction of a historical record: what changed, from what, why, by whom and when."""
 
     __tablename__ = "record_correction"
@@ -115,7 +121,23 @@ class Correction(SQLModel, table=True):
     corrected_at: datetime = Field(default_factory=_now)
 
 
-class DeathNotice(SQLModel, table=True):
+class ArchiveQuery(MarriageTable, table=True):
+    """One look into a person's records by staff (异地查档 from another office, or an auditor): who, from which
+    office, why, and when. Citizens reading their own records are not logged here."""
+
+    __tablename__ = "archive_query"
+
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: str = Field(index=True, max_length=18)  # whose records
+    queried_by: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    office_code: str | None = Field(default=None, max_length=6)  # the office the query was made from
+    reason: str = Field(max_length=500)
+    records_found: int
+    queried_at: datetime = Field(default_factory=_now)
+
+
+class DeathNotice(MarriageTable, table=True):
     """A death registered by funeral administration, and what it did to this register (to undo it exactly)."""
 
     __tablename__ = "death_notice"
@@ -130,7 +152,7 @@ class DeathNotice(SQLModel, table=True):
     revocation_outcome: str | None = Field(default=None, max_length=40)  # restored | survivor-remarried | nothing
 
 
-class PolicyParameter(SQLModel, table=True):
+class PolicyParameter(MarriageTable, table=True):
     __tablename__ = "policy_parameter"
     __table_args__ = (UniqueConstraint("region_code", "name", "effective_from"),)
 
@@ -148,4 +170,7 @@ def _table(model: type[SQLModel]) -> Table:
     return table
 
 
-TABLES = [_table(m) for m in (Marriage, CurrentSpouse, Divorce, Certificate, Correction, DeathNotice, PolicyParameter)]
+TABLES = [
+    _table(m)
+    for m in (Marriage, CurrentSpouse, Divorce, Certificate, Correction, ArchiveQuery, DeathNotice, PolicyParameter)
+]
