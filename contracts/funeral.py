@@ -98,7 +98,9 @@ class HouseholdMarkedForBasicFuneralServices(PersonEvent):
     """Funeral's step of 救助一件事: funeral administration took an assistance approval into its own record of who
     is in difficulty. ``members_covered`` members of the household will have the basic funeral services free
     (惠民殡葬) while the benefit lasts; 0 when the benefit approved does not make a household one in difficulty
-    (e.g. temporary assistance). Published once per approval (``case_id``), about the applicant."""
+    (e.g. temporary assistance). Published once for every approval funeral receives, about the applicant
+    (``resident_id``) as ``BenefitApproved`` is; ``repeated`` is true when the same approval (``case_id``) was
+    answered before (the same fact under another event id): the count is the same, and nothing new was marked."""
 
     type_name = "civic.funeral.household-marked-for-basic-funeral-services.v1"
 
@@ -107,6 +109,7 @@ class HouseholdMarkedForBasicFuneralServices(PersonEvent):
     household_id: str
     members_covered: int = Field(ge=0)
     effective_from: date
+    repeated: bool = False
 
 
 class FuneralBenefitCancelled(PersonEvent):

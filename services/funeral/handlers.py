@@ -53,15 +53,14 @@ async def note_benefit_approved(event: BenefitApproved, ctx: HandlerContext) -> 
     per approval (its step of 救助一件事). A member whose death is already registered, and who turns out to have
     been in difficulty on that day, gets the free services now."""
     members = [event.resident_id, *event.members]
-    # Already noted (this approval replayed, or the same fact again under another event id): the household is
-    # marked already, and saying it again would count one approval twice.
-    already_noted = all([await _row(ctx.session, event.case_id, m) is not None for m in dict.fromkeys(members)])
-    if not already_noted:
-        covered = rules.members_entitled_to_free_basic_services(event.benefit, members)
-        await ctx.publish(HouseholdMarkedForBasicFuneralServices(
-            resident_id=event.resident_id, case_id=event.case_id, benefit=event.benefit,
-            household_id=event.household_id, members_covered=len(covered), effective_from=event.effective_from,
-        ))  # fmt: skip
+    # The same approval again under another event id (a relay's re-send, a replay into an emptied inbox): it is
+    # answered too, so that whatever journey carries it is not left waiting, but as a repeat: nothing new marked.
+    repeated = all([await _row(ctx.session, event.case_id, m) is not None for m in dict.fromkeys(members)])
+    covered = rules.members_entitled_to_free_basic_services(event.benefit, members)
+    await ctx.publish(HouseholdMarkedForBasicFuneralServices(
+        resident_id=event.resident_id, case_id=event.case_id, benefit=event.benefit, household_id=event.household_id,
+        members_covered=len(covered), effective_from=event.effective_from, repeated=repeated,
+    ))  # fmt: skip
     await _cover(ctx.session, case_id=event.case_id, benefit=event.benefit, household_id=event.household_id,
                  members=members, effective_from=event.effective_from, event_id=ctx.envelope.id)  # fmt: skip
     for resident_id in dict.fromkeys(members):

@@ -1,6 +1,7 @@
-"""Funeral's step of 救助一件事 against the real broker: every assistance approval funeral takes into its projection
-is answered by exactly one HouseholdMarkedForBasicFuneralServices, in the approval's journey, however often the
-approval arrives; a benefit that does not make a household one in difficulty is answered too, covering nobody."""
+"""Funeral's step of 救助一件事 against the real broker: every assistance approval funeral consumes is answered by
+exactly one HouseholdMarkedForBasicFuneralServices, in the approval's journey; a redelivery is absorbed, the same
+approval under a new event id is answered as a repeat that marks nothing new; a benefit that does not make a
+household one in difficulty is answered too, covering nobody."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ async def marks(broker: EmbeddedBroker, applicant: str) -> list[dict[str, Any]]:
     return [e for e in await published(broker, {applicant}) if e["type"] == MARKED]
 
 
-async def test_an_approval_marks_the_household_once_in_its_journey(broker: EmbeddedBroker, tmp_path: Path) -> None:
+async def test_an_approval_is_answered_once_in_its_journey_and_a_copy_as_a_repeat(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
     applicant, spouse = resident_id(date(1950, 5, 5)), resident_id(date(1952, 2, 2), female=True)
     approved = approval(applicant, [applicant, spouse])
     async with funeral(broker, tmp_path) as f:
@@ -52,8 +55,12 @@ async def test_an_approval_marks_the_household_once_in_its_journey(broker: Embed
 
         await eventually(all_handled, what="every copy of the approval consumed")
         await f.drained()
-        (marked,) = await marks(broker, applicant)
+        # The redeliveries are absorbed; the copy under a new id is answered as a repeat, marking nothing new.
+        marked, repeat = await marks(broker, applicant)
+        assert repeat["headers"]["ce_causationid"] == again.event_id
+        assert (repeat["data"]["repeated"], repeat["data"]["members_covered"]) == (True, 2)
         data = marked["data"]
+        assert data["repeated"] is False
         assert (data["case_id"], data["household_id"], data["benefit"]) == (
             approved.case_id,
             approved.household_id,
