@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
-from services.assistance import applications, cases, households, payments, policy_api, temporary, visits
+from services.assistance import applications, cases, households, payments, policy_api, recalc, temporary, visits
 from services.assistance.handlers import HANDLERS
 from services.assistance.models import TABLES
 from services.assistance.policy_store import policy_loaded
@@ -28,7 +28,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         tables=TABLES,
         migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
-        resources=[policy_loaded],
+        resources=[policy_loaded, recalc.daily_jobs],
     )
 
 

@@ -14,6 +14,7 @@ from civic.app import OutboxDep, ServiceDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
 from civic.problems import Conflict, Problem
 from services.assistance import rules
+from services.assistance.clock import Today
 from services.assistance.policy_store import PolicyParameter
 from services.assistance.recalc import recalculate
 from services.assistance.schemas import DOMAIN, Strict, first_of_month
@@ -68,9 +69,10 @@ async def list_parameters(
 
 
 @router.post("/parameters", status_code=status.HTTP_201_CREATED)
-async def add_parameter(body: ParameterIn, session: SessionDep, user: Caseworker) -> ParameterPublic:
-    """A new figure applies from a future date; the past is never rewritten (benefits were paid on it)."""
-    if body.effective_from <= date.today():
+async def add_parameter(body: ParameterIn, session: SessionDep, user: Caseworker, today: Today) -> ParameterPublic:
+    """A new figure applies from a future date; the past is never rewritten (benefits were paid on it). On that
+    date the service recalculates the benefits it affects by itself (``recalc.daily_jobs``)."""
+    if body.effective_from <= today:
         raise Problem(422, "past-effective-date", "A new figure applies from a future date",
                       "the past is never rewritten", field="effective_from")  # fmt: skip
     exists = await session.exec(select(PolicyParameter).where(

@@ -1,14 +1,29 @@
-"""Recalculation after a new standard: a resumable batch job over the active benefits it affects.
+"""Recalculation after a new standard: a resumable batch job over the open benefits it affects, and the schedule
+that runs it on the standard's effective date.
 
-Resumable: the job's cursor (the last case id done) commits with each chunk's changes. Safe to re-run: a case
-whose amount from the effective date is already the new one is left alone, so a second run publishes nothing.
+Resumable: the job's cursor (the last case id done) commits with each chunk's changes and events, so an
+interrupted run loses at most the chunk in hand, and the next run (the schedule's, or a caseworker's) goes on
+after the cursor. Safe to re-run: a case whose amount from the effective date is already the new one is left
+alone, so a second run publishes nothing; one ``BenefitChanged`` per changed benefit.
+
+A month already paid when the job reaches a case (the job ran late, after that month's payment run) is not
+rewritten downwards: a cut applies from the first month not yet paid. A rise applies from the effective date,
+and the months already paid get the difference as back-pay (one ``PaymentIssued`` of kind back_pay each).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from fastapi import FastAPI
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,10 +31,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from civic.money import to_fen
 from civic.outbox import Outbox
 from services.assistance import facts, lifecycle, rules
-from services.assistance.models import PAYABLE, Case, RecalculationJob
-from services.assistance.policy_store import current_policy
+from services.assistance.clock import clock_of
+from services.assistance.models import OPEN, BenefitAmount, Case, Payment, RecalculationJob
+from services.assistance.policy_store import PolicyParameter, current_policy
 
 ACTOR = "recalculation job"
+SCHEDULE_INTERVAL_S = 3600.0
+log = logging.getLogger(__name__)
+# One job at a time per database in a process: the schedule and a caseworker's call must not work the same chunk
+# at once (across processes, the unique schedule entry per case and date refuses the second writer).
+_running: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -27,21 +48,35 @@ class JobResult:
     examined: int
     changed: int
     finished: bool
+    job_id: str = ""
 
 
 def covered(region_code: str, case_region: str) -> bool:
-    """A parameter for ``region_code`` applies to cases in it: a county, a city's counties, a province's ..."""
-    if region_code == rules.NATIONAL:
-        return True
-    prefix = region_code.rstrip("0") if region_code.endswith("00") else region_code
-    return case_region.startswith(prefix[: max(len(prefix), 2)])
+    """A parameter for ``region_code`` applies to cases in it: a county, a city's counties, a province's ...
+
+    The same chain ``Policy.lookup`` walks, so the job examines exactly the cases whose figures it may change.
+    """
+    return region_code in rules.region_chain(case_region)
+
+
+def job_id_of(region_code: str, effective_from: date) -> str:
+    return f"{region_code}:{effective_from.isoformat()}"
 
 
 async def recalculate(
     sessions: async_sessionmaker[AsyncSession], outbox: Outbox, region_code: str, effective_from: date, *,
     chunk: int = 1000, max_cases: int | None = None,
 ) -> JobResult:  # fmt: skip
-    job_id = f"{region_code}:{effective_from.isoformat()}"
+    lock = _running.setdefault(sessions, asyncio.Lock())
+    async with lock:
+        return await _recalculate(sessions, outbox, region_code, effective_from, chunk=chunk, max_cases=max_cases)
+
+
+async def _recalculate(
+    sessions: async_sessionmaker[AsyncSession], outbox: Outbox, region_code: str, effective_from: date, *,
+    chunk: int, max_cases: int | None,
+) -> JobResult:  # fmt: skip
+    job_id = job_id_of(region_code, effective_from)
     async with sessions() as session:
         job = await session.get(RecalculationJob, job_id)
         if job is None:
@@ -57,37 +92,135 @@ async def recalculate(
             job = await session.get(RecalculationJob, job_id)
             assert job is not None
             size = chunk if max_cases is None else min(chunk, max_cases - examined)
+            # Suspended cases too: reinstated, they are paid at the amount in force.
             cases = list((await session.exec(
-                select(Case).where(col(Case.status).in_(list(PAYABLE)), col(Case.household_id).is_not(None),
+                select(Case).where(col(Case.status).in_(list(OPEN)), col(Case.household_id).is_not(None),
                                    Case.id > job.cursor).order_by(col(Case.id)).limit(size)
             )).all())  # fmt: skip
             if not cases:
                 job.finished_at = datetime.now(UTC)
                 session.add(job)
                 await session.commit()
-                return JobResult(examined, changed, True)
+                return JobResult(examined, changed, True, job_id)
             mine = [c for c in cases if covered(region_code, c.region_code)]
-            before = changed
-            households = await facts.households(session, [c.household_id for c in mine if c.household_id])
-            for case in mine:
-                assert case.household_id is not None
-                try:
-                    result = facts.reassess(case, households[case.household_id], policy, effective_from)
-                except (rules.Refused, rules.MissingPolicy):
-                    continue  # a case the new figures cannot assess is left for a caseworker's review
-                amount = to_fen(result.monthly_amount) if result.eligible else 0
-                if not result.eligible:
-                    continue  # no longer eligible: a review with 渐退, not a silent stop by a batch job
-                if await lifecycle.set_amount(session, outbox, case, effective_from, amount,
-                                              reason=f"new standard from {effective_from}: {result.reasons[-1]}",
-                                              actor=ACTOR, cause=f"policy {job_id}"):  # fmt: skip
-                    changed += 1
+            changed_here = await recalculate_chunk(session, outbox, mine, policy, effective_from, job_id)
+            changed += changed_here
             examined += len(cases)
-            job.cursor, job.examined, job.changed = (
-                cases[-1].id,
-                job.examined + len(cases),
-                job.changed + changed - before,
-            )
+            job.cursor, job.examined, job.changed = cases[-1].id, job.examined + len(cases), job.changed + changed_here
             session.add(job)
             await session.commit()
-    return JobResult(examined, changed, False)
+    return JobResult(examined, changed, False, job_id)
+
+
+async def recalculate_chunk(
+    session: AsyncSession, outbox: Outbox, cases: list[Case], policy: rules.Policy, effective_from: date, job_id: str
+) -> int:
+    """Reassess a chunk of cases; only those whose amount changes cost more than the chunk's few reads."""
+    ids = [c.id for c in cases]
+    households = await facts.households(session, [c.household_id for c in cases if c.household_id])
+    schedules: dict[str, list[tuple[date, int]]] = defaultdict(list)
+    for a in (await session.exec(select(BenefitAmount).where(col(BenefitAmount.case_id).in_(ids)))).all():
+        schedules[a.case_id].append((a.effective_from, a.amount_fen))
+    last_paid = dict(
+        (await session.exec(
+            select(Payment.case_id, func.max(Payment.month)).where(col(Payment.case_id).in_(ids))
+            .group_by(col(Payment.case_id))
+        )).all()
+    )  # fmt: skip
+    changed = 0
+    for case in cases:
+        assert case.household_id is not None
+        try:
+            result = facts.reassess(case, households[case.household_id], policy, effective_from)
+        except (rules.Refused, rules.MissingPolicy):
+            continue  # a case the new figures cannot assess is left for a caseworker's review
+        if not result.eligible:
+            continue  # no longer eligible: a review with 渐退, not a silent stop by a batch job
+        amount = to_fen(result.monthly_amount)
+        previous = rules.amount_in_force(schedules[case.id], effective_from)
+        if previous == amount:
+            continue
+        paid_until = last_paid.get(case.id)
+        start = effective_from
+        if paid_until is not None and paid_until >= effective_from and (previous or 0) > amount:
+            start = rules.first_day_of_next_month(paid_until)  # a cut never reaches back into a paid month
+        reason = f"new standard from {effective_from}: {result.reasons[-1]}"
+        if await lifecycle.set_amount(session, outbox, case, start, amount, reason=reason, actor=ACTOR,
+                                      cause=f"policy {job_id}"):  # fmt: skip
+            changed += 1
+            if paid_until is not None and paid_until >= start:
+                await session.flush()
+                await lifecycle.pay_back(session, outbox, case, start)
+    return changed
+
+
+async def due_recalculations(session: AsyncSession, today: date) -> list[tuple[str, date]]:
+    """(region, effective date) of every standard added ahead of its date that is in force by ``today`` and
+    whose recalculation has not finished since its last parameter was added.
+
+    Figures loaded from the fixture after their date (the seed history) are not "new standards": recalculating
+    every benefit from 2020 because the service started would rewrite history.
+    """
+    rows = (await session.exec(
+        select(col(PolicyParameter.region_code), col(PolicyParameter.effective_from),
+               func.max(col(PolicyParameter.added_at)))
+        .where(PolicyParameter.effective_from <= today)
+        .group_by(col(PolicyParameter.region_code), col(PolicyParameter.effective_from))
+    )).all()  # fmt: skip
+    due: list[tuple[str, date]] = []
+    for region_code, effective_from, added_at in rows:
+        if added_at.date() >= effective_from:
+            continue
+        job = await session.get(RecalculationJob, job_id_of(region_code, effective_from))
+        finished = job.finished_at if job is not None else None
+        if finished is not None and finished.replace(tzinfo=finished.tzinfo or UTC) >= added_at.replace(
+            tzinfo=added_at.tzinfo or UTC
+        ):
+            continue
+        due.append((region_code, effective_from))
+    return sorted(due, key=lambda d: (d[1], d[0]))
+
+
+async def recalculate_due_standards(
+    sessions: async_sessionmaker[AsyncSession], outbox: Outbox, today: date, *, chunk: int = 1000,
+    max_cases: int | None = None,
+) -> list[JobResult]:  # fmt: skip
+    """The scheduled job: run (or resume) the recalculation of every standard that took effect by ``today``."""
+    async with sessions() as session:
+        due = await due_recalculations(session, today)
+    results = []
+    for region_code, effective_from in due:
+        result = await recalculate(sessions, outbox, region_code, effective_from, chunk=chunk, max_cases=max_cases)
+        log.info("recalculation %s: %d examined, %d changed, finished=%s", result.job_id, result.examined,
+                 result.changed, result.finished)  # fmt: skip
+        results.append(result)
+    return results
+
+
+@contextlib.asynccontextmanager
+async def daily_jobs(app: FastAPI) -> AsyncIterator[None]:
+    """A start-up resource: the dated jobs at start (catching up on downtime), then every hour — the
+    recalculation of standards in force by today, and the temporary-assistance stages due and advances overdue."""
+    from services.assistance.temporary import run_temporary_assistance
+
+    service = app.state.service
+
+    async def loop() -> None:
+        while True:
+            today = clock_of(app)()
+            try:
+                await recalculate_due_standards(service.sessions, service.outbox, today)
+                done = await run_temporary_assistance(service.sessions, service.outbox, today)
+                if done.stages_paid or done.advances_flagged:
+                    log.info("temporary assistance: %d stages paid, %d advances flagged", done.stages_paid,
+                             done.advances_flagged)  # fmt: skip
+            except Exception:
+                log.exception("assistance daily jobs failed; they run again at the next interval")
+            await asyncio.sleep(getattr(app.state, "assistance_schedule_interval_s", SCHEDULE_INTERVAL_S))
+
+    task = asyncio.create_task(loop(), name="assistance-daily-jobs")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,130 @@
+"""A new standard is recalculated by the service itself on its effective date: interrupted, the job resumes after
+a restart; run again, it changes nothing; one BenefitChanged per changed benefit; a month already paid at the
+old amount gets the rise as back-pay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from civic.auth import Principal, Role, identity_headers
+from civic.broker import EmbeddedBroker
+from services.assistance.main import build_app
+from services.assistance.models import RecalculationJob
+from services.assistance.recalc import covered, recalculate_due_standards
+from tests.apps import serving
+from tests.conftest import eventually
+from tests.factories import resident_id
+from tests.kit import settings_for
+
+CASEWORKER = Principal(subject="cw-1", role=Role.CASEWORKER, domain="assistance")
+
+
+async def events_of_cases(bootstrap: str, case_ids: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        topic = "civic.assistance"
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        seen: list[tuple[str, dict[str, Any]]] = []
+        async with asyncio.timeout(20):
+            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for r in records:
+                        data = json.loads(r.value or b"{}")
+                        if data.get("case_id") in case_ids:
+                            seen.append((dict(r.headers)["ce_type"].decode().split(".")[2], data))
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def approved(api: httpx.AsyncClient, cw: dict[str, str]) -> str:
+    ids = [resident_id(), resident_id(female=True), resident_id()]
+    body = {"region_code": "371002", "area": "urban",
+            "members": [{"resident_id": r, "relation": rel} for r, rel in zip(ids, ["本人", "配偶", "子女"], strict=True)],
+            "incomes": [{"resident_id": r, "kind": "wages", "monthly_amount": "400"} for r in ids]}  # fmt: skip
+    h = (await api.post("/households", json=body, headers=cw)).json()
+    app = (await api.post("/applications", json={"household_id": h["id"], "benefit": "dibao"}, headers=cw)).json()
+    await api.post(f"/applications/{app['id']}/verify", headers=cw)
+    decided = await api.post(f"/applications/{app['id']}/approve", json={"paid_from": "2026-01-01"}, headers=cw)
+    return str(decided.json()["case_id"])
+
+
+def test_a_city_standard_covers_its_counties_only() -> None:
+    assert covered("371000", "371002") and covered("000000", "500113") and covered("371002", "371002")
+    assert not covered("371000", "371102"), "Weihai's standard is not Rizhao's"
+    assert not covered("371002", "371003")
+
+
+async def test_the_service_recalculates_on_the_effective_date_resumably_and_once(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    cw = identity_headers(CASEWORKER, settings)
+    today = date.today()
+    effective = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+    first = build_app(settings)
+    first.state.assistance_clock = lambda: today
+    async with serving(first) as api:
+        cases = sorted([await approved(api, cw) for _ in range(3)])
+        added = await api.post("/policy/parameters", headers=cw, json={
+            "region_code": "371000", "area": "urban", "name": "dibao_standard",
+            "effective_from": effective.isoformat(), "value": "750", "per": "month", "source": "test decision"})  # fmt: skip
+        assert added.status_code == 201, added.text
+        # The month of the new standard was paid at the old amount before the job reached it.
+        paid = await api.post("/payment-runs", json={"month": effective.isoformat()}, headers=cw)
+        assert paid.json()["paid"] == 3
+        service = first.state.service
+        assert await recalculate_due_standards(service.sessions, service.outbox, today) == [], "not before the date"
+        # Interrupted after two cases (each chunk commits with its cursor) ...
+        [part] = await recalculate_due_standards(service.sessions, service.outbox, effective, chunk=1, max_cases=2)
+        assert (part.examined, part.changed, part.finished) == (2, 2, False)
+
+    # ... and the service, restarted on the effective date, finishes it by itself.
+    second = build_app(settings)
+    second.state.assistance_clock = lambda: effective
+    async with serving(second) as api:
+        service = second.state.service
+
+        async def finished() -> bool:
+            async with service.sessions() as session:
+                job = await session.get(RecalculationJob, f"371000:{effective.isoformat()}")
+                return job is not None and job.finished_at is not None
+
+        await eventually(finished, what="the scheduled recalculation finished")
+        for case_id in cases:
+            case = (await api.get(f"/cases/{case_id}", headers=cw)).json()
+            assert case["monthly_amount"] == "1050.00", "(750 − 400) × 3"
+            payments = (await api.get(f"/cases/{case_id}/payments", headers=cw)).json()
+            assert [(p["month"], p["kind"], p["amount"]) for p in payments if p["month"] == effective.isoformat()] == [
+                (effective.isoformat(), "back_pay", "180.00"),
+                (effective.isoformat(), "regular", "870.00"),
+            ]
+        # Run again, by the schedule and by a caseworker: nothing changes, nothing is published.
+        assert await recalculate_due_standards(service.sessions, service.outbox, effective) == []
+        again = await api.post("/policy/recalculations", headers=cw,
+                               json={"region_code": "371000", "effective_from": effective.isoformat()})  # fmt: skip
+        assert again.json() == {"examined": 3, "changed": 0, "finished": True}
+
+        async def published() -> bool:
+            kinds = [k for k, _ in await events_of_cases(broker.bootstrap, set(cases))]
+            return kinds.count("benefit-changed") == 3 and kinds.count("payment-issued") == 6
+
+        await eventually(published, what="one BenefitChanged per case and the back-pay")
+        changed = [d for k, d in await events_of_cases(broker.bootstrap, set(cases)) if k == "benefit-changed"]
+        assert sorted(d["case_id"] for d in changed) == cases
+        assert {(d["previous_amount"], d["monthly_amount"], d["effective_from"]) for d in changed} == {
+            ("870.00", "1050.00", effective.isoformat())
+        }
