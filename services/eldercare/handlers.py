@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from civic.bus import HandlerContext, Handlers
 from civic.db import table_of
 from civic.money import from_fen
-from contracts.assistance import BenefitApproved, BenefitTerminated
+from contracts.assistance import BenefitApproved, BenefitReinstated, BenefitTerminated
 from contracts.eldercare import (
     CareOfDeceasedEnded,
     CareOfDeceasedRestored,
@@ -187,6 +187,29 @@ async def end_difficult_elderly(event: BenefitTerminated, ctx: HandlerContext) -
                           f"assistance case {event.case_id} terminated: {event.reason}", AllowanceStatus.ENDED)  # fmt: skip
 
 
+async def restore_difficult_elderly(event: BenefitReinstated, ctx: HandlerContext) -> None:
+    """The household's benefit is paid again (a termination undone, a death registered in error): the subsidy it
+    had ended comes back. When the benefit never lapsed for a whole month the subsidy keeps its start, and the next
+    payment run pays the months missed as back-pay; after a real gap it starts again from the reinstatement."""
+    session = ctx.session
+    rows = await session.exec(select(Allowance).where(
+        col(Allowance.resident_id).in_(event.members), Allowance.kind == rules.AllowanceKind.DIFFICULT_ELDERLY,
+        Allowance.cause == _case_cause(event.case_id), Allowance.status == AllowanceStatus.ENDED,
+    ))  # fmt: skip
+    ended = rows.all()
+    if not ended:
+        return
+    policy = await current_policy(session)
+    start = rules.first_of_month(event.reinstated_from)
+    for allowance in ended:
+        elder = await session.get(Elder, allowance.resident_id)
+        if elder is None:
+            continue
+        lapsed = allowance.stopped_from is not None and start > allowance.stopped_from
+        await grants.grant(session, ctx.outbox, elder, rules.AllowanceKind.DIFFICULT_ELDERLY,
+                           start if lapsed else allowance.granted_from, _case_cause(event.case_id), policy)  # fmt: skip
+
+
 async def update_addresses_on_renamed_road(event: RoadRenamed, ctx: HandlerContext) -> None:
     """Address change: every elder living on the road shows its new name; eldercare says so once per rename, with
     how many addresses changed (0 when no elder lives there, or a copy of a rename already applied)."""
@@ -209,5 +232,6 @@ HANDLERS: Handlers = {
     DeathRevoked: [restore_care_of_revoked_death],
     BenefitApproved: [enrol_difficult_elderly],
     BenefitTerminated: [end_difficult_elderly],
+    BenefitReinstated: [restore_difficult_elderly],
     RoadRenamed: [update_addresses_on_renamed_road],
 }

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from civic.broker import EmbeddedBroker
 from civic.events import Event
-from contracts.assistance import BenefitApproved, BenefitTerminated
+from contracts.assistance import BenefitApproved, BenefitReinstated, BenefitTerminated
 from contracts.funeral import DeathRegistered, DeathRevoked, Reporter
 from tests.conftest import eventually
 from tests.factories import resident_id
@@ -142,3 +142,83 @@ async def test_assistance_approval_enrols_elderly_members_and_termination_ends_i
         assert kinds.count("civic.eldercare.allowance-granted.v1") == 1
         assert kinds.count("civic.eldercare.allowance-stopped.v1") == 1
         assert kinds.count("civic.eldercare.elder-registered.v1") == 1
+
+
+async def test_a_reinstated_benefit_brings_back_the_subsidy_its_termination_ended(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    grandma, son = resident_id(date(1949, 5, 5), female=True), resident_id(date(1972, 2, 2))
+    case_id = f"case-{grandma[-6:]}-r"
+    household = {"case_id": case_id, "benefit": "dibao", "household_id": "h-2", "members": [son, grandma]}
+    async with eldercare(broker, tmp_path) as ec:
+        await deliver(broker, "assistance", BenefitApproved(resident_id=son, **household, region_code="371002",
+                                                            monthly_amount="690.00", effective_from=date(2026, 11, 1)))  # fmt: skip
+
+        async def subsidy_is(status: str) -> bool:
+            return (await ec.api.get(f"/elders/{grandma}", headers=ec.cw)).status_code == 200 and await status_of(
+                ec, grandma, "difficult_elderly") == status  # fmt: skip
+
+        await eventually(lambda: subsidy_is("active"), what="the subsidy granted")
+        await deliver(broker, "assistance", BenefitTerminated(resident_id=son, **household, reason="income rose",
+                                                              effective_from=date(2027, 2, 15)))  # fmt: skip
+        await eventually(lambda: subsidy_is("ended"), what="the subsidy ended")
+        await deliver(broker, "assistance", BenefitReinstated(
+            resident_id=son, **household, monthly_amount="690.00", reinstated_from=date(2027, 2, 15),
+            back_pay="0.00", back_pay_months=[], reason="the termination was a mistake"))  # fmt: skip
+        await eventually(lambda: subsidy_is("active"), what="the subsidy back")
+        [subsidy] = await ec.allowances(grandma)
+        assert (subsidy["granted_from"], subsidy["stopped_from"]) == ("2026-11-01", None), "it never lapsed"
+        kinds = [k for k, _ in await ec.published({grandma})]
+        assert kinds.count("civic.eldercare.allowance-granted.v1") == 2, "granted, then granted again once"
+        assert kinds.count("civic.eldercare.allowance-stopped.v1") == 1
+
+
+async def test_revocation_gives_the_bed_back_only_if_nobody_took_it_meanwhile(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    taken_over, waiting, kept = resident_id(date(1936, 1, 1)), resident_id(date(1937, 2, 2)), \
+        resident_id(date(1938, 3, 3), female=True)  # fmt: skip
+    async with eldercare(broker, tmp_path) as ec:
+        for rid in (taken_over, waiting, kept):
+            assert (await ec.register(rid)).status_code == 201
+
+        async def institution() -> str:
+            got = await ec.api.post("/institutions", headers=ec.cw, json={
+                "name": "颐养院", "region_code": "371002", "ownership": "public", "beds": {"nursing": 1}})  # fmt: skip
+            return str(got.json()["id"])
+
+        async def admit(inst: str, rid: str) -> dict[str, str]:
+            got = await ec.api.post(f"/institutions/{inst}/admissions", headers=ec.cw,
+                                    json={"resident_id": rid, "bed_kind": "nursing", "admitted_on": "2026-11-02"})  # fmt: skip
+            assert got.status_code == 201, got.text
+            return dict(got.json())
+
+        async def free(inst: str) -> int:
+            return int((await ec.api.get(f"/institutions/{inst}", headers=ec.cw)).json()["free"]["nursing"])
+
+        x, y = await institution(), await institution()
+        first, third = await admit(x, taken_over), await admit(y, kept)
+        deaths = {rid: f"d-{rid[-6:]}" for rid in (taken_over, kept)}
+        await deliver(broker, "funeral", *(death(rid, reg, date(2026, 11, 10)) for rid, reg in deaths.items()))
+
+        async def both_released() -> bool:
+            return await free(x) == 1 and await free(y) == 1
+
+        await eventually(both_released, what="both beds released")
+        await admit(x, waiting)
+        await deliver(broker, "funeral", *(DeathRevoked(resident_id=rid, registration_id=reg, reason="wrong person",
+                                                        revoked_at=datetime.now(UTC)) for rid, reg in deaths.items()))  # fmt: skip
+
+        async def both_restored() -> bool:
+            return [k for k, _ in await ec.published({taken_over, kept})].count(RESTORED) >= 2
+
+        await eventually(both_restored, what="both deaths' care restored")
+        restored = {d["resident_id"]: d for k, d in await ec.published({taken_over, kept}) if k == RESTORED}
+        assert [k for k, _ in await ec.published({taken_over, kept})].count(RESTORED) == 2, "once per death"
+        assert (restored[kept]["restored_admission_id"], restored[kept]["bed_restored"]) == (third["id"], True)
+        assert restored[taken_over]["restored_admission_id"] == first["id"]
+        assert restored[taken_over]["bed_restored"] is False, "the bed went to someone else: a caseworker readmits"
+        assert await free(x) == 0 and await free(y) == 0
+        again = await ec.api.post(f"/institutions/{y}/admissions", headers=ec.cw,
+                                  json={"resident_id": kept, "bed_kind": "nursing", "admitted_on": "2026-11-20"})  # fmt: skip
+        assert again.status_code == 409 and again.json()["type"].endswith("/already-admitted"), "resident again"
