@@ -7,11 +7,15 @@ from fastapi import Request
 
 from civic.auth import Principal
 from civic.problems import Problem
+from gateway.policy import may_use
 from gateway.ratelimit import RateLimiter
 from gateway.tokens import InvalidToken, TokenVerifier
 
 
 async def authenticate(request: Request) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # the route's guard already verified this request's token
+        return known
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthenticated", "Authentication required", "Send an OAuth2 bearer token.",
@@ -26,6 +30,9 @@ async def authenticate(request: Request) -> Principal:
 
 async def caller(request: Request) -> Principal:
     """The authenticated principal, once its rate limit allows the request (a FastAPI dependency)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # charged once per request, however many dependencies ask
+        return known
     limiter: RateLimiter = request.app.state.rate_limiter
     try:
         principal = await authenticate(request)
@@ -33,4 +40,18 @@ async def caller(request: Request) -> Principal:
         limiter.take(f"ip:{request.client.host if request.client else 'unknown'}")
         raise
     limiter.take(f"{principal.role}:{principal.subject}")
+    request.state.principal = principal
+    return principal
+
+
+async def guard(request: Request) -> Principal:
+    """For the gateway's own routes (a router dependency, so it runs before the route's body is even read):
+    the caller, if ``gateway.policy`` lets their role use this route."""
+    principal = await caller(request)
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    if not may_use(principal, request.method, template):
+        raise Problem(
+            403, "forbidden", "Not allowed", f"The role {principal.role} may not {request.method} {template}."
+        )
     return principal

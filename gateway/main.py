@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.middleware.cors import CORSMiddleware
 
@@ -15,6 +15,7 @@ from civic.config import Settings
 from civic.migrations import versions_of
 from gateway.audit import router as audit_router
 from gateway.breaker import Breakers
+from gateway.callers import guard
 from gateway.journeys.api import router as journeys_router
 from gateway.journeys.tables import TABLES as JOURNEY_TABLES
 from gateway.journeys.tracker import DLQ_TOPICS, journey_handlers
@@ -28,6 +29,14 @@ from gateway.subscriptions.tables import TABLES as SUBSCRIPTION_TABLES
 from gateway.subscriptions.webhooks import running_deliveries
 from gateway.tables import TABLES as GATEWAY_TABLES
 from gateway.tokens import TokenVerifier
+
+
+def guarded(*routers: APIRouter) -> APIRouter:
+    """The gateway's own routes, each open only to the roles ``gateway.policy.GATEWAY_ROUTES`` names for it."""
+    outer = APIRouter(dependencies=[Depends(guard)])
+    for router in routers:
+        outer.include_router(router)
+    return outer
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +59,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = create_app(
         settings,
         title="civic · gateway",
-        routers=[openapi_router, journeys_router, audit_router, subscriptions_router, proxy_router],
+        routers=[openapi_router, guarded(journeys_router, audit_router, subscriptions_router), proxy_router],
         tables=[*JOURNEY_TABLES, *GATEWAY_TABLES, *SUBSCRIPTION_TABLES],
         migrations_dir=versions_of(__file__),
         # Department subscriptions: this group (named after the service, "gateway") feeds them.

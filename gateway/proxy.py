@@ -47,7 +47,7 @@ async def route_to_service(domain: str, path: str, request: Request, service: Se
     if base is None:
         known = ", ".join(settings.service_urls)
         raise Problem(404, "unknown-domain", "No such service", f"known: {known}", field="domain")
-    if not may_route(principal, domain, request.method):
+    if not may_route(principal, domain, request.method, path):
         raise Problem(403, "forbidden", "Not allowed", f"The role {principal.role} may not {request.method} {domain}.")
     if request.method in READS and principal.role in audit.AUDITED_ROLES:
         await audit.record_read(service, request, principal, domain, f"/{path}")
