@@ -7,12 +7,15 @@ once, so state, history and events are one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.db import table_of
 from civic.money import from_fen, to_fen
 from civic.outbox import Outbox
 from civic.problems import Conflict
@@ -117,6 +120,56 @@ async def set_amount(
         ),
     )
     return True
+
+
+@dataclass(frozen=True)
+class AmountChange:
+    """One case's new amount from a date, as the recalculation found it (``previous`` already looked up)."""
+
+    case: Case
+    effective_from: date
+    amount_fen: int
+    previous: int | None
+    entry_exists: bool  # the schedule already has an entry on that date (it is updated, not added)
+    latest: bool  # no later entry: the case's current amount becomes this one
+    reason: str
+
+
+async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[AmountChange], *, actor: str,
+                      cause: str) -> None:  # fmt: skip
+    """``set_amount`` for many cases at once, with the same effects (schedule, case, history, one BenefitChanged
+    each) written as a few bulk statements: the recalculation of a million benefits cannot afford ORM objects
+    and a round of queries per case."""
+    if not changes:
+        return
+    amounts, cases, changes_table = table_of(BenefitAmount), table_of(Case), table_of(CaseChange)
+    conn = await session.connection()
+    added = [c for c in changes if not c.entry_exists]
+    if added:
+        await conn.execute(insert(amounts), [{"case_id": c.case.id, "effective_from": c.effective_from,
+                                              "amount_fen": c.amount_fen, "cause": cause} for c in added])  # fmt: skip
+    rewritten = [c for c in changes if c.entry_exists]
+    if rewritten:
+        await conn.execute(
+            update(amounts).where(amounts.c.case_id == bindparam("cid"), amounts.c.effective_from == bindparam("on"))
+            .values(amount_fen=bindparam("fen"), cause=cause),
+            [{"cid": c.case.id, "on": c.effective_from, "fen": c.amount_fen} for c in rewritten],
+        )  # fmt: skip
+    latest = [c for c in changes if c.latest]
+    if latest:
+        await conn.execute(update(cases).where(cases.c.id == bindparam("cid")).values(monthly_amount_fen=bindparam("fen")),
+                           [{"cid": c.case.id, "fen": c.amount_fen} for c in latest])  # fmt: skip
+        for c in latest:
+            set_committed_value(c.case, "monthly_amount_fen", c.amount_fen)
+    at = datetime.now(UTC)
+    await conn.execute(insert(changes_table), [
+        {"case_id": c.case.id, "at": at, "kind": "amount changed", "effective_from": c.effective_from,
+         "amount_fen": c.amount_fen, "reason": c.reason[:500], "actor": actor} for c in changes])  # fmt: skip
+    await outbox.add(session, *(
+        BenefitChanged(resident_id=c.case.resident_id, case_id=c.case.id, benefit=c.case.benefit,
+                       household_id=c.case.household_id, previous_amount=from_fen(c.previous or 0),
+                       monthly_amount=from_fen(c.amount_fen), effective_from=c.effective_from, reason=c.reason)
+        for c in changes))  # fmt: skip
 
 
 async def suspend(

@@ -127,7 +127,7 @@ async def recalculate_chunk(
             .group_by(col(Payment.case_id))
         )).all()
     )  # fmt: skip
-    changed = 0
+    changes: list[lifecycle.AmountChange] = []
     for case in cases:
         assert case.household_id is not None
         try:
@@ -137,21 +137,28 @@ async def recalculate_chunk(
         if not result.eligible:
             continue  # no longer eligible: a review with 渐退, not a silent stop by a batch job
         amount = to_fen(result.monthly_amount)
-        previous = rules.amount_in_force(schedules[case.id], effective_from)
+        entries = schedules[case.id]
+        previous = rules.amount_in_force(entries, effective_from)
         if previous == amount:
             continue
         paid_until = last_paid.get(case.id)
         start = effective_from
         if paid_until is not None and paid_until >= effective_from and (previous or 0) > amount:
             start = rules.first_day_of_next_month(paid_until)  # a cut never reaches back into a paid month
-        reason = f"new standard from {effective_from}: {result.reasons[-1]}"
-        if await lifecycle.set_amount(session, outbox, case, start, amount, reason=reason, actor=ACTOR,
-                                      cause=f"policy {job_id}"):  # fmt: skip
-            changed += 1
-            if paid_until is not None and paid_until >= start:
-                await session.flush()
-                await lifecycle.pay_back(session, outbox, case, start)
-    return changed
+            if rules.amount_in_force(entries, start) == amount:
+                continue
+        changes.append(lifecycle.AmountChange(
+            case=case, effective_from=start, amount_fen=amount,
+            previous=rules.amount_in_force(entries, start), entry_exists=any(e == start for e, _ in entries),
+            latest=all(e <= start for e, _ in entries),
+            reason=f"new standard from {effective_from}: {result.reasons[-1]}",
+        ))  # fmt: skip
+    await lifecycle.set_amounts(session, outbox, changes, actor=ACTOR, cause=f"policy {job_id}")
+    for change in changes:
+        paid_until = last_paid.get(change.case.id)
+        if paid_until is not None and paid_until >= change.effective_from:
+            await lifecycle.pay_back(session, outbox, change.case, change.effective_from)  # a rise: the difference
+    return len(changes)
 
 
 async def due_recalculations(session: AsyncSession, today: date) -> list[tuple[str, date]]:

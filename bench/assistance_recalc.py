@@ -1,0 +1,144 @@
+"""Recalculating benefits after a new standard (issue #4's goal): N active 低保 benefits are seeded straight into
+the assistance service's database, a new standard is added from next month, and the recalculation batch job
+(``services.assistance.recalc.recalculate``, the code the service's daily schedule runs) is timed; then it is run
+again, when nothing changes.
+
+    .venv/bin/python -m bench.assistance_recalc [--households N] [--database-url URL] [--chunk C]
+
+Default N is 1,000,000 (the issue's goal); SQLite in a temporary directory unless ``--database-url`` names an
+empty database (e.g. PostgreSQL). Every household has two members with incomes, so every benefit changes and
+every change writes its schedule entry, history row and BenefitChanged event (the relay is not running: the
+events wait in the outbox, as they would behind a slow broker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from civic import migrations
+from civic.config import Settings
+from civic.db import table_of
+from civic.identity import check_character
+from civic.outbox import OutboxRecord
+from services.assistance.main import build_app
+from services.assistance.models import BenefitAmount, Case, Household, HouseholdIncome, HouseholdMember
+from services.assistance.policy_store import PolicyParameter, fixture_parameters, load_fixture
+from services.assistance.recalc import recalculate
+
+GOAL = "issue #4 goal: 1,000,000 households in under 60 s on this machine (PostgreSQL; 100,000 on SQLite), memory flat"
+SEED_BATCH = 20_000
+REGION, CITY = "371002", "371000"  # a Weihai district: the 2020 urban standard 690, the new one 750
+
+
+def rid(i: int) -> str:
+    """A distinct, well-formed resident ID per index: the birth date and sequence number carry the index."""
+    born = date(1940, 1, 1) + timedelta(days=i // 1000)
+    first17 = f"{REGION}{born:%Y%m%d}{i % 1000:03d}"
+    return first17 + check_character(first17)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+async def seed(engine: AsyncEngine, households: int, paid_from: date) -> None:
+    """Two members each, 400 yuan each: (690 − 400) × 2 = 580 today, (750 − 400) × 2 = 700 from the new date."""
+    tables = {m: table_of(m) for m in (Household, HouseholdMember, HouseholdIncome, Case, BenefitAmount)}
+    now = datetime.now(UTC)
+    for start in range(0, households, SEED_BATCH):
+        rows: dict[type, list[dict[str, object]]] = {m: [] for m in tables}
+        for h in range(start, min(start + SEED_BATCH, households)):
+            hid, cid = f"h{h:09d}", f"c{h:09d}"
+            applicant, spouse = rid(2 * h), rid(2 * h + 1)
+            rows[Household].append({"id": hid, "region_code": REGION, "area": "urban",
+                                    "applicant_resident_id": applicant, "created_at": now})  # fmt: skip
+            for person, relation in ((applicant, "本人"), (spouse, "配偶")):
+                rows[HouseholdMember].append({"household_id": hid, "resident_id": person, "relation": relation,
+                                              "work_capacity": True, "legal_supporter": True,
+                                              "severe_disability": False, "serious_illness": False})  # fmt: skip
+                rows[HouseholdIncome].append({"household_id": hid, "resident_id": person, "kind": "wages",
+                                              "monthly_fen": 40_000})  # fmt: skip
+            rows[Case].append({"id": cid, "benefit": "dibao", "resident_id": applicant, "region_code": REGION,
+                               "household_id": hid, "monthly_amount_fen": 58_000, "paid_from": paid_from,
+                               "status": "active", "opened_at": now})  # fmt: skip
+            rows[BenefitAmount].append({"case_id": cid, "effective_from": paid_from, "amount_fen": 58_000,
+                                        "cause": "bench"})  # fmt: skip
+        async with engine.begin() as conn:
+            for model, table in tables.items():
+                await conn.execute(insert(table), rows[model])
+
+
+async def run(households: int, database_url: str | None, chunk: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="civic-bench-recalc-") as tmp:
+        settings = Settings(service_name="assistance", data_dir=Path(tmp), database_url=database_url,
+                            log_json=False, log_level="WARNING")  # fmt: skip
+        app = build_app(settings)
+        service = app.state.service
+        engine = service.engine
+        where = "SQLite" if service.settings.resolved_database_url().startswith("sqlite") else "PostgreSQL"
+        print(f"assistance recalculation bench — {households:,} households on {where}", flush=True)
+        await migrations.upgrade(engine, service.schema)
+        async with service.sessions() as session:
+            await load_fixture(session, fixture_parameters())
+        today = date.today()
+        effective = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+        t0 = time.perf_counter()
+        await seed(engine, households, date(2026, 1, 1))
+        async with service.sessions() as session:
+            session.add(PolicyParameter(region_code=CITY, area="urban", name="dibao_standard", value="750", per="month",
+                                        effective_from=effective, source="bench", added_by="bench"))  # fmt: skip
+            await session.commit()
+        print(f"  seeded {households:,} active benefits ({2 * households:,} members) in {time.perf_counter() - t0:.1f} s; "
+              f"peak RSS so far {peak_rss_mb():.0f} MB", flush=True)  # fmt: skip
+
+        rss_before = peak_rss_mb()
+        t0 = time.perf_counter()
+        result = await recalculate(service.sessions, service.outbox, CITY, effective, chunk=chunk)
+        elapsed = time.perf_counter() - t0
+        assert result.finished and result.changed == households, result
+        print(f"  recalculation: {result.examined:,} examined, {result.changed:,} changed in {elapsed:.1f} s → "
+              f"{result.examined / elapsed:,.0f} benefits/s; peak RSS {peak_rss_mb():.0f} MB "
+              f"(before the job {rss_before:.0f} MB)", flush=True)  # fmt: skip
+        t0 = time.perf_counter()
+        again = await recalculate(service.sessions, service.outbox, CITY, effective, chunk=chunk)
+        rerun = time.perf_counter() - t0
+        assert again.changed == 0, again
+        print(f"  re-run (nothing to change): {again.examined:,} examined in {rerun:.1f} s → "
+              f"{again.examined / rerun:,.0f} benefits/s", flush=True)  # fmt: skip
+        async with engine.connect() as conn:
+            pending = (await conn.execute(select(func.count()).select_from(table_of(OutboxRecord)))).scalar_one()
+        print(f"  events written: {pending:,} BenefitChanged in the outbox (one per changed benefit)")
+        goal_rate = 1_000_000 / 60
+        verdict = "meets" if result.examined / elapsed >= goal_rate else "does NOT meet"
+        print(
+            f"  {GOAL}: {goal_rate:,.0f} benefits/s needed — this run {verdict} that rate"
+            f"{'' if households >= 1_000_000 else f' (measured at {households:,}, not at the million)'}"
+        )
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--households", type=int, default=1_000_000, help="active benefits to seed (default 1,000,000)")
+    parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--chunk", type=int, default=1000, help="cases per transaction of the job (default 1000)")
+    args = parser.parse_args(argv)
+    if args.households < 1:
+        parser.error("--households must be at least 1")
+    asyncio.run(run(args.households, args.database_url, args.chunk))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
