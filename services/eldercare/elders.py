@@ -14,7 +14,7 @@ from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
 from services.eldercare.models import Elder
-from services.eldercare.schemas import DoorPlatePublic, DoorPlateRef, ElderCreate, ElderPublic
+from services.eldercare.schemas import DoorPlatePublic, DoorPlateRef, ElderAddress, ElderCreate, ElderPublic
 
 router = APIRouter(prefix="/elders", tags=["elders"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
@@ -34,10 +34,11 @@ def public(elder: Elder, who: Principal) -> ElderPublic:
 
 
 def address_columns(free_text: str, plate: DoorPlateRef | None) -> dict[str, str | int | None]:
-    """The elder's address columns from what registration gave: a door plate (the shown text composed from it), or
-    free text as before."""
+    """The elder's address columns from what was given: a door plate (the shown text composed from it), or free
+    text as before (which clears any door plate: a rename no longer reaches it)."""
     if plate is None:
-        return {"address": free_text}
+        return {"address": free_text, "road_code": None, "road_name": "", "house_number": None, "house_suffix": "",
+                "address_detail": ""}  # fmt: skip
     if free_text:
         raise Problem(422, "address-given-twice", "Give the address once",
                       "give either the free-text address or the door plate, not both", field="address")  # fmt: skip
@@ -71,4 +72,17 @@ async def read_elder(resident_id: str, session: SessionDep, who: CurrentUser) ->
     elder = await session.get(Elder, resident_id)
     if elder is None:
         raise NotFound("Elder")
+    return public(elder, who)
+
+
+@router.put("/{resident_id}/address")
+async def move_elder(resident_id: str, body: ElderAddress, session: SessionDep, who: Caseworker) -> ElderPublic:
+    """The elder moved (or the address is now known by its door plate): the old one is replaced whole."""
+    elder = await session.get(Elder, resident_id)
+    if elder is None:
+        raise NotFound("Elder")
+    for column, value in address_columns(body.address, body.door_plate).items():
+        setattr(elder, column, value)
+    session.add(elder)
+    await session.commit()
     return public(elder, who)

@@ -49,6 +49,13 @@ class ElderCreate(Request):
     contact_phone: str = Field(default="", max_length=30, pattern=r"^[0-9+\- ]*$")
 
 
+class ElderAddress(Request):
+    """Where the elder lives now: a door plate (kept current by renames), or free text."""
+
+    address: str = Field(default="", max_length=200, description="free text; leave empty when giving door_plate")
+    door_plate: DoorPlateRef | None = None
+
+
 class ElderPublic(BaseModel):
     resident_id: str
     born: date

@@ -205,3 +205,36 @@ async def test_every_assistance_approval_is_answered_once_with_the_elders_it_enr
         granted = [d for k, d in await ec.published({grandma, grandpa, temp_elder}) if k == GRANTED]
         assert sorted(d["resident_id"] for d in granted) == sorted([grandma, grandpa]), "granted once each"
         assert (await ec.api.get(f"/elders/{temp_elder}", headers=ec.cw)).status_code == 404
+
+
+async def test_an_elder_who_moves_is_followed_by_the_renames_of_the_new_road_only(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    old_road, new_road = f"R{uuid.uuid4().hex[:8]}", f"R{uuid.uuid4().hex[:8]}"
+    elder = resident_id(date(1946, 6, 6))
+    async with eldercare(broker, tmp_path) as ec:
+        await ec.register(elder, address="戚家庄32号")  # known by free text first
+        moved = await ec.api.put(f"/elders/{elder}/address", headers=ec.cw, json={
+            "door_plate": {"road_code": old_road, "road_name": "统一路", "number": 7}})  # fmt: skip
+        assert moved.status_code == 200 and moved.json()["address"] == "统一路7号"
+        moved = await ec.api.put(f"/elders/{elder}/address", headers=ec.cw, json={
+            "door_plate": {"road_code": new_road, "road_name": "文化路", "number": 21, "detail": "2单元"}})  # fmt: skip
+        assert moved.json()["address"] == "文化路21号2单元"
+        by_citizen = await ec.api.put(f"/elders/{elder}/address", headers=ec.citizen(elder), json={"address": "x"})
+        assert by_citizen.status_code == 403
+
+        renames = [as_published_by("placenames", broker, RoadRenamed(
+            road_code=road, region_code="371002", old_name=old, new_name=new, effective_on=date(2027, 1, 1)))
+            for road, old, new in ((old_road, "统一路", "统一中路"), (new_road, "文化路", "文化东路"))]  # fmt: skip
+        await send(broker, "placenames", *renames)
+
+        async def answered() -> bool:
+            return {old_road, new_road} <= {r.data["road_code"] for r in await records(ec, ADDRESSES_UPDATED)}
+
+        await eventually(answered, what="both renames answered")
+        counts = {r.data["road_code"]: r.data["elders_updated"] for r in await records(ec, ADDRESSES_UPDATED)
+                  if r.data["road_code"] in {old_road, new_road}}  # fmt: skip
+        assert counts == {old_road: 0, new_road: 1}, "the road the elder left holds nobody now"
+        assert (await ec.api.get(f"/elders/{elder}", headers=ec.cw)).json()["address"] == "文化东路21号2单元"
+        back = await ec.api.put(f"/elders/{elder}/address", headers=ec.cw, json={"address": "敬老院"})
+        assert back.json()["address"] == "敬老院" and back.json()["door_plate"] is None
