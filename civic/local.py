@@ -68,6 +68,8 @@ def child_env(data_dir: Path, bootstrap: str, base_port: int) -> dict[str, str]:
         "CIVIC_ENVIRONMENT": "local",
         # Local only: the gateway accepts tokens from `civic token`, signed with <data_dir>/dev-issuer.pem.
         "CIVIC_DEV_ISSUER": "true",
+        # Local only: department webhooks may point at this machine (tests' receivers listen on 127.0.0.1).
+        "CIVIC_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         # A fresh key per run for the identity the gateway forwards: the well-known development default would
         # let anyone who reaches a service port directly claim to be anyone.
         "CIVIC_INTERNAL_KEY": os.environ.get("CIVIC_INTERNAL_KEY") or secrets.token_urlsafe(32),

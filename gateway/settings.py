@@ -25,6 +25,12 @@ class GatewaySettings(Settings):
 
     # Department subscriptions.
     webhook_timeout_s: float = 5.0
+    webhook_allow_private_networks: bool = Field(
+        False,
+        description="let webhooks call loopback, private and link-local addresses: for local use (`civic up`) and "
+        "tests only, whose receivers listen on 127.0.0.1. Off, a webhook URL must resolve to public addresses only, "
+        "checked at registration and before each delivery (see gateway.subscriptions.targets)",
+    )
     webhook_backoff_initial_s: float = 1.0
     webhook_backoff_max_s: float = 300.0
     webhook_max_attempts: int = Field(8, description="after this many failures a delivery is marked failed")

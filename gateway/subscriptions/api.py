@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from civic.app import ServiceDep, SessionDep
@@ -22,7 +22,9 @@ from civic.events import Event
 from civic.problems import NotFound, Problem
 from gateway import audit
 from gateway.callers import caller
+from gateway.settings import GatewaySettings
 from gateway.subscriptions.tables import Delivery, FeedEntry, Subscription
+from gateway.subscriptions.targets import UnsafeWebhookUrl, checked
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
 Caller = Annotated[Principal, Depends(caller)]
@@ -34,7 +36,7 @@ class SubscriptionCreate(BaseModel):
 
     event_types: list[str] = Field(min_length=1, max_length=50)
     filter: dict[str, str] = Field(default_factory=dict, description="e.g. {'region_code': '3710'}")
-    webhook_url: HttpUrl | None = None
+    webhook_url: str | None = Field(None, max_length=2000, description="http(s), resolving to public addresses only")
 
 
 class ScopeUpdate(BaseModel):
@@ -85,15 +87,24 @@ async def _visible(session: SessionDep, sub_id: str, principal: Principal) -> Su
 
 
 @router.post("", status_code=201, response_model=SubscriptionCreated)
-async def register_subscription(body: SubscriptionCreate, principal: Caller, session: SessionDep) -> dict[str, Any]:
+async def register_subscription(
+    body: SubscriptionCreate, principal: Caller, session: SessionDep, request: Request
+) -> dict[str, Any]:
     if principal.role is not Role.DEPARTMENT:
         raise Problem(403, "forbidden", "Not allowed", "Subscriptions are registered by department systems.")
     unknown = [t for t in body.event_types if t not in Event.registry or not Event.registry[t].published]
     if unknown:
         raise Problem(422, "unknown-event-type", "Unknown event type", ", ".join(unknown), field="event_types")
+    if body.webhook_url is not None:
+        settings: GatewaySettings = request.app.state.gateway_settings
+        try:
+            await checked(body.webhook_url, settings.webhook_allow_private_networks)
+        except UnsafeWebhookUrl as exc:
+            raise Problem(422, "unsafe-webhook-url", "The webhook URL may not be called", str(exc),
+                          field="webhook_url") from exc  # fmt: skip
     sub = Subscription(
         id=str(uuid.uuid4()), department=principal.subject, event_types=json.dumps(sorted(set(body.event_types))),
-        filter=json.dumps(body.filter), webhook_url=str(body.webhook_url) if body.webhook_url else None,
+        filter=json.dumps(body.filter), webhook_url=body.webhook_url.strip() if body.webhook_url else None,
         secret=secrets.token_urlsafe(32), created_at=datetime.now(UTC),
     )  # fmt: skip
     session.add(sub)

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from civic.app import Service
 from gateway.settings import GatewaySettings
 from gateway.subscriptions.tables import Delivery, FeedEntry, Subscription
+from gateway.subscriptions.targets import UnsafeWebhookUrl, pinned
 
 log = logging.getLogger("gateway.webhooks")
 _BATCH = 20
@@ -91,10 +92,15 @@ class Deliverer:
         delivery.attempts += 1
         try:
             assert sub.webhook_url is not None
-            response = await self.client.post(sub.webhook_url, content=body, headers=headers,
+            # Checked again now (DNS may answer differently than at registration), and sent to that address.
+            target = await pinned(sub.webhook_url, self.settings.webhook_allow_private_networks)
+            response = await self.client.post(target.url, content=body, headers={**headers, **target.headers},
+                                              extensions=target.extensions,
                                               timeout=self.settings.webhook_timeout_s)  # fmt: skip
             delivery.last_status, delivery.last_error = response.status_code, None
             ok = response.is_success
+        except UnsafeWebhookUrl as exc:
+            delivery.last_status, delivery.last_error, ok = None, f"refused: {exc}"[:500], False
         except httpx.HTTPError as exc:
             delivery.last_status, delivery.last_error, ok = None, f"{type(exc).__name__}: {exc}"[:500], False
         now = datetime.now(UTC)

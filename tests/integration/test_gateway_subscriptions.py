@@ -95,7 +95,7 @@ async def test_webhooks_and_sse_deliver_scoped_events(tmp_path: Path, broker: Em
     settings = GatewaySettings(
         service_name=f"gateway-{uuid.uuid4().hex[:8]}", data_dir=tmp_path, dev_issuer=True,
         kafka_bootstrap=broker.bootstrap, webhook_backoff_initial_s=0.05, webhook_max_attempts=3,
-        delivery_poll_s=0.05,
+        delivery_poll_s=0.05, webhook_allow_private_networks=True,  # the receivers listen on 127.0.0.1
     )  # fmt: skip
 
     def auth(role: Role, subject: str) -> dict[str, str]:
