@@ -4,23 +4,67 @@ with the reason, listed among the stuck ones; once the cause is fixed, the opera
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import date
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from civic import db
 from civic.auth import Role
+from civic.config import Settings
 from tests.conftest import eventually
 from tests.factories import resident_id
 
 MARKED = "civic.funeral.household-marked-for-basic-funeral-services.v1"
 
 
-def _funeral_db(civic_system: Any, statement: str) -> None:
-    with sqlite3.connect(civic_system.data_dir / "funeral.db", timeout=10) as db:
-        db.execute(statement)
+def _sqlite(civic_system: Any) -> bool:
+    # Asked of the data directory rather than of the settings: what counts is where `civic up` put the data.
+    return bool((civic_system.data_dir / "funeral.db").exists())
+
+
+def _funeral_url(civic_system: Any) -> str:
+    """Funeral's own database, wherever this run keeps it (a SQLite file, or PostgreSQL in the PostgreSQL run)."""
+    if _sqlite(civic_system):
+        return f"sqlite+aiosqlite:///{civic_system.data_dir / 'funeral.db'}"
+    return Settings(service_name="funeral", data_dir=civic_system.data_dir).resolved_database_url()
+
+
+async def _funeral_db(civic_system: Any, *statements: str) -> None:
+    engine = db.make_engine(_funeral_url(civic_system))
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _refuse_rows_of(civic_system: Any, household_id: str, trigger: str) -> None:
+    """Funeral's database refuses the projection's rows for one household, with ``trigger`` in the error."""
+    if _sqlite(civic_system):
+        await _funeral_db(civic_system, f"""
+            CREATE TRIGGER {trigger} BEFORE INSERT ON difficulty_record WHEN NEW.household_id = '{household_id}'
+            BEGIN SELECT RAISE(ABORT, 'difficulty record refused by {trigger}'); END""")  # fmt: skip
+        return
+    await _funeral_db(civic_system, f"""
+        CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+            IF NEW.household_id = '{household_id}' THEN
+                RAISE EXCEPTION 'difficulty record refused by {trigger}';
+            END IF;
+            RETURN NEW;
+        END $$""", f"""
+        CREATE TRIGGER {trigger} BEFORE INSERT ON difficulty_record FOR EACH ROW EXECUTE FUNCTION {trigger}()""")  # fmt: skip
+
+
+async def _fix(civic_system: Any, trigger: str) -> None:
+    if _sqlite(civic_system):
+        await _funeral_db(civic_system, f"DROP TRIGGER IF EXISTS {trigger}")
+        return
+    await _funeral_db(civic_system, f"DROP TRIGGER IF EXISTS {trigger} ON difficulty_record",
+                      f"DROP FUNCTION IF EXISTS {trigger}()")  # fmt: skip
 
 
 async def test_a_step_failing_for_good_holds_the_journey_up_until_its_dead_letter_is_replayed(
@@ -38,9 +82,7 @@ async def test_a_step_failing_for_good_holds_the_journey_up_until_its_dead_lette
         })  # fmt: skip
         assert household.status_code == 201, household.text
         household_id = household.json()["id"]
-        _funeral_db(civic_system, f"""
-            CREATE TRIGGER {trigger} BEFORE INSERT ON difficulty_record WHEN NEW.household_id = '{household_id}'
-            BEGIN SELECT RAISE(ABORT, 'difficulty record refused by {trigger}'); END""")  # fmt: skip
+        await _refuse_rows_of(civic_system, household_id, trigger)
         try:
             application = await api.post("/api/assistance/applications", headers=cw,
                                          json={"household_id": household_id, "benefit": "dibao"})  # fmt: skip
@@ -76,7 +118,7 @@ async def test_a_step_failing_for_good_holds_the_journey_up_until_its_dead_lette
             not_yet = await api.post(f"/journeys/{journey['id']}/replay", headers=funeral_cw)
             assert not_yet.status_code == 403, "replaying dead letters is for operators"
         finally:
-            _funeral_db(civic_system, f"DROP TRIGGER IF EXISTS {trigger}")  # the fix
+            await _fix(civic_system, trigger)
 
         replayed = await api.post(f"/journeys/{journey['id']}/replay", headers=operator)
         assert replayed.status_code == 200, replayed.text
