@@ -18,7 +18,7 @@ from services.eldercare import rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
 from services.eldercare.community_models import Visit
 from services.eldercare.community_schemas import OverdueVisit, VisitCreate, VisitPublic
-from services.eldercare.models import Elder
+from services.eldercare.models import Admission, AdmissionStatus, Elder
 from services.eldercare.policy_store import current_policy
 
 router = APIRouter(tags=["visits"])
@@ -61,12 +61,14 @@ async def overdue_visits(
     region_code: str, session: SessionDep, who: Caseworker, on: date | None = None
 ) -> list[OverdueVisit]:
     """Living elders living alone or in an empty nest, in the region (a county, or a city as 371000), whose next
-    visit was due before ``on`` (today by default); the longest overdue first."""
+    visit was due before ``on`` (today by default); the longest overdue first. An elder with a bed in an institution
+    is cared for there and is not on the list."""
     on = on or date.today()
     prefix = region_code.rstrip("0") or region_code
+    in_care = select(Admission.resident_id).where(Admission.status == AdmissionStatus.RESIDENT)
     elders = (await session.exec(select(Elder).where(
         col(Elder.region_code).startswith(prefix), col(Elder.living_situation).in_(rules.VISITED),
-        col(Elder.died_on).is_(None),
+        col(Elder.died_on).is_(None), col(Elder.resident_id).not_in(in_care),
     ))).all()  # fmt: skip
     last_seen = dict(
         (await session.exec(select(Visit.resident_id, func.max(Visit.visited_on))

@@ -161,6 +161,13 @@ async def test_elders_living_alone_are_listed_overdue_by_their_regions_visit_fre
         assert await overdue("371002", today) == []
         assert await visit(today + timedelta(days=1)) == 422, "not recorded ahead of time"
 
+        home = (await ec.api.post("/institutions", headers=ec.cw, json={
+            "name": "颐养院", "region_code": "500113", "ownership": "public", "beds": {"ordinary": 1}})).json()  # fmt: skip
+        admitted = await ec.api.post(f"/institutions/{home['id']}/admissions", headers=ec.cw, json={
+            "resident_id": alone_banan, "bed_kind": "ordinary", "admitted_on": today.isoformat()})  # fmt: skip
+        assert admitted.status_code == 201, admitted.text
+        assert await overdue("500113", in_ten_days) == [], "cared for in an institution now"
+
         mine = await ec.api.get(f"/elders/{alone}/visits", headers=ec.citizen(alone))
         assert [v["outcome"] for v in mine.json()] == ["well", "not_home", "well"], "latest first"
         assert (await ec.api.get(f"/elders/{alone}/visits", headers=ec.citizen(empty_nest))).status_code == 404
