@@ -1,26 +1,36 @@
 """After the registration: certificate reissue (补领), revocation of a registration made with a false identity
-(非真实身份登记撤销), and a person's own records from any office (异地查档)."""
+(非真实身份登记撤销), and a person's own records from any office (异地查档), with the queries of staff recorded."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
-from sqlmodel import select
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
 
 from civic.app import OutboxDep, SessionDep
-from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.auth import CurrentUser, Principal, Role, caseworker_of
 from civic.identity import ResidentId
-from civic.problems import Conflict, NotFound
+from civic.problems import Conflict, NotFound, Problem
 from contracts.marriage import CertificateReissued, RegistrationRevoked
 from services.marriage import records
 from services.marriage.clock import Today
-from services.marriage.models import Certificate, CurrentSpouse, Marriage
+from services.marriage.models import ArchiveQuery, Certificate, CurrentSpouse, Marriage
 from services.marriage.rules import MaritalStatus
-from services.marriage.schemas import DOMAIN, CertificatePublic, MarriagePublic, OfficeCode, Reason
+from services.marriage.schemas import (
+    DOMAIN,
+    OFFICE_PATTERN,
+    CertificatePublic,
+    MarriagePublic,
+    OfficeCode,
+    Reason,
+)
 
 router = APIRouter(tags=["certificates and corrections"])
+STAFF_REASON = "why the records are queried: required of staff, recorded with who, from where and when"
+STAFF_OFFICE = "the registry office the query is made from (its region code): required of caseworkers"
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
 
 
@@ -130,14 +140,75 @@ async def revoke_registration(
 
 
 @router.get("/people/{resident_id}/records")
-async def read_own_records(resident_id: ResidentId, session: SessionDep, user: CurrentUser) -> list[MarriagePublic]:
-    """异地查档: every registration naming the person, from any office, revoked ones included."""
+async def read_records(
+    resident_id: ResidentId,
+    session: SessionDep,
+    user: CurrentUser,
+    reason: Annotated[str | None, Query(min_length=1, max_length=500, description=STAFF_REASON)] = None,
+    office_code: Annotated[str | None, Query(pattern=OFFICE_PATTERN, description=STAFF_OFFICE)] = None,
+) -> list[MarriagePublic]:
+    """异地查档: every registration naming the person, from any office, revoked ones included. A citizen reads their
+    own from anywhere, no questions asked. Staff say why, and a caseworker from which office: the query is
+    recorded before the records are shown (if it cannot be recorded, nothing is shown)."""
     if not user.may_read_person(resident_id, DOMAIN):
         raise NotFound("person")
+    staff = not user.is_citizen(resident_id)
+    if staff and reason is None:
+        raise Problem(422, "reason-required", "Say why you query this person's records",
+                      "staff querying someone's marriage records give a reason; it is recorded", field="reason")  # fmt: skip
+    if staff and user.role is Role.CASEWORKER and office_code is None:
+        raise Problem(422, "office-required", "Say from which office you query",
+                      "a caseworker names the registry office the query is made from", field="office_code")  # fmt: skip
     marriages = await records.marriages_of(session, resident_id)
     certificates = (
         (await session.exec(select(Certificate).where(Certificate.holder_resident_id == resident_id))).all()
         if marriages
         else []
     )
+    if staff:
+        assert reason is not None
+        session.add(
+            ArchiveQuery(
+                resident_id=resident_id,
+                queried_by=user.subject,
+                role=user.role.value,
+                office_code=office_code,
+                reason=reason,
+                records_found=len(marriages),
+            )
+        )
+        await session.commit()
     return [MarriagePublic.of(m, [c for c in certificates if c.marriage_id == m.id], user) for m in marriages]
+
+
+class ArchiveQueryPublic(BaseModel):
+    queried_at: datetime
+    role: str
+    office_code: str | None
+    reason: str
+    records_found: int
+    queried_by: str | None = Field(description="the staff account; not shown to the citizen")
+
+
+@router.get("/people/{resident_id}/archive-queries")
+async def read_archive_queries(
+    resident_id: ResidentId, session: SessionDep, user: CurrentUser
+) -> list[ArchiveQueryPublic]:
+    """Who looked into a person's records, from where and why: for the person, marriage caseworkers and auditors."""
+    if not user.may_read_person(resident_id, DOMAIN):
+        raise NotFound("person")
+    rows = await session.exec(
+        select(ArchiveQuery).where(ArchiveQuery.resident_id == resident_id).order_by(col(ArchiveQuery.id))
+    )
+    citizen = user.is_citizen(resident_id)
+    return [
+        ArchiveQueryPublic(
+            queried_at=q.queried_at,
+            role=q.role,
+            office_code=q.office_code,
+            reason=q.reason,
+            records_found=q.records_found,
+            queried_by=None if citizen else q.queried_by,
+        )
+        for q in rows.all()
+    ]

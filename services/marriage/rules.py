@@ -7,6 +7,7 @@ issued on days 31 to 60; from day 61 the application is deemed withdrawn (art. 1
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -161,3 +162,83 @@ def certificate_number(kind: str, office_code: str, year: int, serial: str) -> s
     """``J330683-2026-3F9A1C2B`` (J 结婚证, L 离婚证): the issuing office and year stay readable."""
     prefix = {"marriage": "J", "divorce": "L"}[kind]
     return f"{prefix}{office_code}-{year}-{serial.upper()}"
+
+
+# -- correction of historical records --------------------------------------------------------------------------
+
+CORRECTABLE_FIELDS = ("name", "spouse_name", "registered_on", "office_code")
+"""What a correction may change. The parties' resident IDs are not among them: a record keyed to the wrong person
+is a different matter (certificates to reissue, marital status of two more people), not yet handled here."""
+
+_OFFICE_CODE = re.compile(r"[1-9][0-9]{5}")
+_NAME_MAX = 50
+
+
+@dataclass(frozen=True)
+class Span:
+    """The days a marriage held in the register: from registration to the day it ended (that day excluded)."""
+
+    registered_on: date
+    ended_on: date | None
+
+    def overlaps(self, other: Span) -> bool:
+        return (other.ended_on is None or self.registered_on < other.ended_on) and (
+            self.ended_on is None or other.registered_on < self.ended_on
+        )
+
+
+@dataclass(frozen=True)
+class CorrectedRecord:
+    """What a correction of ``registered_on`` is checked against, read from the register by the caller."""
+
+    ended_on: date | None
+    first_divorce_applied_on: date | None
+    births: tuple[date, ...]
+    other_marriages: tuple[Span, ...]  # the parties' other registrations, revoked ones left out
+
+
+def _wrong(kind: str, detail: str) -> RuleBroken:
+    return RuleBroken(kind, "new_value", detail)
+
+
+def corrected_name(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > _NAME_MAX or any(not ch.isprintable() for ch in name):
+        raise _wrong("invalid-name", f"a name is 1 to {_NAME_MAX} printable characters")
+    return name
+
+
+def corrected_office_code(value: str) -> str:
+    if not _OFFICE_CODE.fullmatch(value):
+        raise _wrong("invalid-office-code", "an office is named by its 6-digit region code")
+    return value
+
+
+def corrected_registration_date(value: str, today: date, record: CorrectedRecord) -> date:
+    """The registration date an archive shows, if the register can hold it: not in the future, not before either
+    party was born, not after the marriage ended or its divorce was applied for, and not while either party was
+    married to someone else (the register never holds two marriages of one person at once)."""
+    try:
+        on = date.fromisoformat(value)
+    except ValueError:
+        raise _wrong("invalid-date", "a date is written YYYY-MM-DD") from None
+    if on > today:
+        raise _wrong("date-in-the-future", f"the registration date cannot be after today ({today})")
+    if any(on < born for born in record.births):
+        raise _wrong("before-birth", "the registration date is before a party's birth date")
+    if record.ended_on is not None and on > record.ended_on:
+        raise _wrong("after-marriage-ended", f"the marriage ended on {record.ended_on}")
+    if record.first_divorce_applied_on is not None and on > record.first_divorce_applied_on:
+        raise _wrong("after-divorce-application", f"a divorce was applied for on {record.first_divorce_applied_on}")
+    corrected = Span(on, record.ended_on)
+    if any(corrected.overlaps(other) for other in record.other_marriages):
+        raise _wrong(
+            "overlaps-another-marriage",
+            "on that date a party was married to someone else according to the register (Civil Code art. 1042)",
+        )
+    return on
+
+
+def check_changed(old: str, new: str) -> None:
+    if old == new:
+        raise _wrong("no-change", "the record already holds this value")

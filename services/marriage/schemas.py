@@ -13,7 +13,8 @@ from services.marriage.models import Certificate, Correction, Divorce, Marriage
 
 DOMAIN = "marriage"
 
-OfficeCode = Annotated[str, Field(pattern=r"^[1-9][0-9]{5}$", description="registry office: its 6-digit region code")]
+OFFICE_PATTERN = r"^[1-9][0-9]{5}$"
+OfficeCode = Annotated[str, Field(pattern=OFFICE_PATTERN, description="registry office: its 6-digit region code")]
 Name = Annotated[str, Field(min_length=1, max_length=50)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -166,6 +167,9 @@ class ExpiryRun(BaseModel):
 
 
 class CorrectionPublic(BaseModel):
+    """One correction: the field, the value it replaced (kept), the reason, who and when."""
+
+    marriage_registration_id: str
     field: str
     old_value: str
     new_value: str
@@ -176,6 +180,7 @@ class CorrectionPublic(BaseModel):
     @staticmethod
     def of(c: Correction) -> CorrectionPublic:
         return CorrectionPublic(
+            marriage_registration_id=c.marriage_id,
             field=c.field,
             old_value=c.old_value,
             new_value=c.new_value,

@@ -39,5 +39,11 @@ async def test_reissue_revocation_and_archive(broker: EmbeddedBroker, tmp_path: 
         assert all(x["status"] == "void" for x in revoked.json()["certificates"])
         assert (await reg.status_of(a))["status"] == "unmarried"
         assert (await reg.marry(a, c)).status_code == 201, "the revoked registration no longer binds"
-        archive = (await reg.client.get(f"/people/{a}/records", headers=reg.caseworker)).json()
+        archive = (
+            await reg.client.get(
+                f"/people/{a}/records",
+                params={"reason": "remarriage check", "office_code": "110105"},
+                headers=reg.caseworker,
+            )
+        ).json()
         assert [m["status"] for m in archive] == ["revoked", "married"]

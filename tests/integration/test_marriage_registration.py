@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -116,25 +116,31 @@ async def written(service: Service) -> tuple[int, int, int]:
 async def events_about(
     broker: EmbeddedBroker, people: set[str], count: int, topic: str = "civic.marriage", timeout: float = 20.0
 ) -> list[tuple[str, dict[str, Any]]]:
-    """``count`` events on ``topic`` whose data names one of ``people``: (type, data), in topic order per key."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=broker.bootstrap,
-        group_id=f"t-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    """Every event on ``topic`` whose data names one of ``people`` (at least ``count``): (type, data), in topic
+    order per key. Read by partition assignment up to the end offsets, without a consumer group (joining one
+    costs seconds), so call it once the outbox has drained."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[tuple[str, dict[str, Any]]] = []
     try:
         async with asyncio.timeout(timeout):
-            while len(found) < count:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        data = json.loads(record.value or b"{}")
-                        if {data.get("resident_id"), data.get("spouse_resident_id")} & people:
-                            ce_type = dict(record.headers)["ce_type"].decode()
-                            found.append((ce_type, data))
+            await consumer.topics()  # loads the topic's metadata
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            while True:
+                end = await consumer.end_offsets(partitions)
+                while any(
+                    position < end[tp] for tp, position in [(tp, await consumer.position(tp)) for tp in partitions]
+                ):
+                    for records in (await consumer.getmany(timeout_ms=200)).values():
+                        for record in records:
+                            data = json.loads(record.value or b"{}")
+                            if {data.get("resident_id"), data.get("spouse_resident_id")} & people:
+                                found.append((dict(record.headers)["ce_type"].decode(), data))
+                if len(found) >= count:
+                    break
+                await asyncio.sleep(0.05)
     finally:
         await consumer.stop()
     return found
