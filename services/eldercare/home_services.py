@@ -8,14 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
 from civic.problems import Conflict, NotFound, Problem
 from contracts.eldercare import HomeServiceEnded, HomeServiceStarted
-from services.eldercare import grants
+from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
-from services.eldercare.models import Elder, HomeService, ServiceStatus
+from services.eldercare.models import Assessment, Elder, HomeService, HomeServiceKind, ServiceStatus
+from services.eldercare.policy_store import current_policy
 from services.eldercare.schemas import HomeServiceCreate, HomeServiceEnd, HomeServicePublic
 
 router = APIRouter(tags=["home and community services"])
@@ -27,11 +29,26 @@ def service_public(s: HomeService, who: Principal) -> HomeServicePublic:
                              started_on=s.started_on, ended_on=s.ended_on, status=s.status)  # fmt: skip
 
 
+async def check_home_care_bed(session: AsyncSession, elder: Elder, body: HomeServiceCreate) -> None:
+    latest = (await session.exec(select(Assessment).where(
+        Assessment.resident_id == elder.resident_id, col(Assessment.assessed_on) <= body.started_on,
+    ).order_by(col(Assessment.assessed_on).desc(), col(Assessment.recorded_at).desc()))).first()  # fmt: skip
+    policy = await current_policy(session)
+    min_level = policy.parameter("home_care_bed_min_level", elder.region_code, body.started_on)
+    try:
+        rules.check_home_care_bed(latest.level if latest else None, latest.assessed_on if latest else None,
+                                  latest.reassess_by if latest else None, min_level, body.started_on)  # fmt: skip
+    except rules.NotEligible as exc:
+        raise Problem(422, "home-care-bed-not-eligible", "Not eligible for a home care bed", str(exc),
+                      field="service") from exc  # fmt: skip
+
+
 @router.post("/home-services", status_code=status.HTTP_201_CREATED)
 async def start_home_service(
     body: HomeServiceCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker
 ) -> HomeServicePublic:
-    """Enrol an elder in a service (one running service of each kind per elder)."""
+    """Enrol an elder in a service (one running service of each kind per elder); a home care bed needs an
+    assessment in force finding enough impairment (policy by region)."""
     elder = await session.get(Elder, body.resident_id)
     if elder is None:
         raise NotFound("Elder", "register the elder first")
@@ -42,6 +59,8 @@ async def start_home_service(
                                                            HomeService.status == ServiceStatus.ACTIVE))  # fmt: skip
     if running.first() is not None:
         raise Conflict("already-enrolled", "The elder already has this service", field="service")
+    if body.service == HomeServiceKind.HOME_CARE_BED:
+        await check_home_care_bed(session, elder, body)
     service = HomeService(resident_id=body.resident_id, kind=body.service, provider=body.provider,
                           started_on=body.started_on)  # fmt: skip
     session.add(service)

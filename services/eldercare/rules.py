@@ -376,3 +376,20 @@ def check_spend(balance_minutes: int, minutes: int) -> int:
             f"spending {hours_of(minutes)} hours exceeds the balance of {hours_of(balance_minutes)} hours"
         )
     return balance_minutes - minutes
+
+
+class NotEligible(ValueError):
+    pass
+
+
+def check_home_care_bed(level: str | None, assessed_on: date | None, reassess_by: date | None, min_level: str,
+                        on: date) -> None:  # fmt: skip
+    """A home care bed (家庭养老床位) is for elders whose assessment in force on ``on`` finds at least ``min_level``
+    impairment (policy data by region): the grade drives the care level."""
+    if level is None or assessed_on is None or reassess_by is None:
+        raise NotEligible("a home care bed needs a capability assessment first")
+    if reassess_by < on:
+        raise NotEligible(f"the assessment of {assessed_on.isoformat()} was due for reassessment by "
+                          f"{reassess_by.isoformat()}: reassess first")  # fmt: skip
+    if LEVEL_ORDER.index(Level(level)) < LEVEL_ORDER.index(Level(min_level)):
+        raise NotEligible(f"a home care bed is for {min_level} impairment or worse; the assessment found {level}")

@@ -17,6 +17,7 @@ from contracts.funeral import DeathRevoked
 from tests.conftest import eventually
 from tests.factories import resident_id
 from tests.integration.test_eldercare_allowances import eldercare
+from tests.integration.test_eldercare_assessments import full_marks
 from tests.integration.test_eldercare_reactions import death, deliver
 
 
@@ -188,6 +189,18 @@ async def test_home_services_start_and_end_with_their_events_and_a_death_cancels
             assert got.status_code == 201, got.text
             return dict(got.json())
 
+        no_assessment = await ec.api.post("/home-services", headers=ec.cw, json={
+            "resident_id": elder, "service": "home_care_bed", "started_on": "2026-11-01"})  # fmt: skip
+        assert no_assessment.status_code == 422 and no_assessment.json()["field"] == "service"
+        assert no_assessment.json()["type"].endswith("/home-care-bed-not-eligible")
+        mild = {**full_marks(), "stairs": 0, "bathing": 0, "walking_on_flat": 2}
+        for scores, on in ((mild, "2026-10-01"), ({item: 1 for item in full_marks()}, "2026-10-20")):
+            assessed = await ec.api.post(f"/elders/{elder}/assessments", headers=ec.cw,
+                                         json={"assessor": "评估员 李", "assessed_on": on, "scores": scores})  # fmt: skip
+            assert assessed.status_code == 201, assessed.text
+        too_early = await ec.api.post("/home-services", headers=ec.cw, json={
+            "resident_id": elder, "service": "home_care_bed", "started_on": "2026-10-10"})  # fmt: skip
+        assert too_early.status_code == 422 and "mild" in too_early.json()["detail"], "the assessment in force then"
         bed = await start("home_care_bed", "颐和居家养老服务中心")
         meals = await start("meal_assistance", "戚家庄长者食堂")
         day_care = await start("day_care", "鲸园日间照料中心")

@@ -162,3 +162,12 @@ def test_time_bank_hours_are_whole_minutes_and_a_spend_never_makes_the_balance_n
     assert rules.check_spend(90, 90) == 0
     with pytest.raises(rules.BalanceExceeded, match=r"exceeds the balance of 1\.50 hours"):
         rules.check_spend(90, 91)
+
+
+def test_a_home_care_bed_needs_an_assessment_in_force_with_enough_impairment() -> None:
+    on, assessed, due = date(2026, 11, 1), date(2026, 6, 1), date(2027, 6, 1)
+    rules.check_home_care_bed("severe", assessed, due, "moderate", on)
+    rules.check_home_care_bed("moderate", assessed, due, "moderate", on)
+    for level, reassess_by in ((None, None), ("mild", due), ("severe", date(2026, 10, 31))):
+        with pytest.raises(rules.NotEligible):
+            rules.check_home_care_bed(level, assessed if level else None, reassess_by, "moderate", on)
