@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.db import table_of
 from civic.money import to_fen
 from civic.outbox import Outbox
 from services.assistance import facts, lifecycle, rules
@@ -119,8 +120,12 @@ async def recalculate_chunk(
     ids = [c.id for c in cases]
     households = await facts.households(session, [c.household_id for c in cases if c.household_id])
     schedules: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    for a in (await session.exec(select(BenefitAmount).where(col(BenefitAmount.case_id).in_(ids)))).all():
-        schedules[a.case_id].append((a.effective_from, a.amount_fen))
+    amounts = table_of(BenefitAmount)
+    rows = await (await session.connection()).execute(
+        select(amounts.c.case_id, amounts.c.effective_from, amounts.c.amount_fen).where(amounts.c.case_id.in_(ids))
+    )
+    for case_id, entry_from, amount_fen in rows.all():
+        schedules[case_id].append((entry_from, amount_fen))
     last_paid = dict(
         (await session.exec(
             select(Payment.case_id, func.max(Payment.month)).where(col(Payment.case_id).in_(ids))
