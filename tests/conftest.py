@@ -30,7 +30,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # What an app started by a test (in-process or by `civic up`) needs to find its database in the PostgreSQL run.
-DATABASE_ENV: dict[str, str] = {}
+# Kept in os.environ, not in a module global: pytest may import this file twice (as conftest and tests.conftest).
+DATABASE_SETTINGS = ("CIVIC_DATABASE_URL", "CIVIC_CREATE_DATABASE", "CIVIC_MIGRATE_ON_START")
+
+
+def database_env() -> dict[str, str]:
+    """The database settings of this run, for a process that is started without the other CIVIC_ variables."""
+    return {name: os.environ[name] for name in DATABASE_SETTINGS if name in os.environ}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,13 +44,12 @@ def database_mode(request: pytest.FixtureRequest) -> str:
     mode = str(request.config.getoption("--database"))
     if mode == "postgresql":
         server: Postgres = request.getfixturevalue("postgres")
-        DATABASE_ENV.update({
+        os.environ.update({
             # {instance} is a hash of the data directory: each test's tmp_path gets databases of its own.
             "CIVIC_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/{{service}}_{{instance}}",
             "CIVIC_CREATE_DATABASE": "true",
             "CIVIC_MIGRATE_ON_START": "true",
         })  # fmt: skip
-        os.environ.update(DATABASE_ENV)
     return mode
 
 

@@ -26,7 +26,7 @@ import pytest
 from civic.auth import Role
 from civic.config import Settings, local_service_urls
 from gateway.tokens import issue_dev_token
-from tests.conftest import DATABASE_ENV
+from tests.conftest import database_env
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Ctrl-C to stop"
@@ -140,7 +140,7 @@ def start_civic_up(data_dir: Path, timeout: float = 90) -> CivicSystem:
     broker_port = free_ports(1)
     while base_port <= broker_port < base_port + 6:
         broker_port = free_ports(1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")} | DATABASE_ENV
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")} | database_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "civic.local", "--data-dir", str(data_dir), "--base-port", str(base_port),
          "--broker-port", str(broker_port), "--ready-timeout", str(timeout)],

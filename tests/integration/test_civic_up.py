@@ -15,7 +15,7 @@ import httpx
 
 from civic.auth import Role
 from civic.local import MAX_RESTARTS
-from tests.conftest import DATABASE_ENV
+from tests.conftest import database_env
 from tests.e2e.conftest import (
     ROOT,
     CivicSystem,
@@ -58,8 +58,8 @@ def test_up_serves_then_sigterm_stops_everything(tmp_path: Path) -> None:
         assert not [p for p in system.ports if accepting(p)]
         for name in ("gateway", "funeral", "broker"):
             assert (system.data_dir / "logs" / f"{name}.log").exists()
-        if not DATABASE_ENV:  # the SQLite run; in the PostgreSQL run the databases are on the test server
-            assert (system.data_dir / "funeral.db").exists()
+        on_postgresql = "CIVIC_DATABASE_URL" in database_env()  # then the databases are on the test's server
+        assert (system.data_dir / "funeral.db").exists() != on_postgresql
     finally:
         stop_system(system)
 
