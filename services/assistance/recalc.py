@@ -176,7 +176,9 @@ async def due_recalculations(session: AsyncSession, today: date) -> list[tuple[s
     rows = (await session.exec(
         select(col(PolicyParameter.region_code), col(PolicyParameter.effective_from),
                func.max(col(PolicyParameter.added_at)))
-        .where(PolicyParameter.effective_from <= today)
+        .where(PolicyParameter.effective_from <= today,
+               # temporary assistance's caps and deadlines apply to new grants only, not to monthly benefits
+               col(PolicyParameter.name).not_like("temporary\\_%", escape="\\"))
         .group_by(col(PolicyParameter.region_code), col(PolicyParameter.effective_from))
     )).all()  # fmt: skip
     due: list[tuple[str, date]] = []

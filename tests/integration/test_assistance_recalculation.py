@@ -83,6 +83,10 @@ async def test_the_service_recalculates_on_the_effective_date_resumably_and_once
             "region_code": "371000", "area": "urban", "name": "dibao_standard",
             "effective_from": effective.isoformat(), "value": "750", "per": "month", "source": "test decision"})  # fmt: skip
         assert added.status_code == 201, added.text
+        cap = await api.post("/policy/parameters", headers=cw, json={
+            "region_code": "371002", "area": "all", "name": "temporary_expenditure_cap",
+            "effective_from": effective.isoformat(), "value": "20000", "per": "once", "source": "test decision"})  # fmt: skip
+        assert cap.status_code == 201, "a temporary-assistance cap: new grants only, no recalculation of benefits"
         # The month of the new standard was paid at the old amount before the job reached it.
         paid = await api.post("/payment-runs", json={"month": effective.isoformat()}, headers=cw)
         assert paid.json()["paid"] == 3
@@ -90,7 +94,7 @@ async def test_the_service_recalculates_on_the_effective_date_resumably_and_once
         assert await recalculate_due_standards(service.sessions, service.outbox, today) == [], "not before the date"
         # Interrupted after two cases (each chunk commits with its cursor) ...
         [part] = await recalculate_due_standards(service.sessions, service.outbox, effective, chunk=1, max_cases=2)
-        assert (part.examined, part.changed, part.finished) == (2, 2, False)
+        assert (part.job_id, part.examined, part.changed, part.finished) == (f"371000:{effective}", 2, 2, False)
 
     # ... and the service, restarted on the effective date, finishes it by itself.
     second = build_app(settings)
