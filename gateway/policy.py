@@ -46,6 +46,7 @@ GATEWAY_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/subscriptions/{sub_id}/scope"): frozenset({Role.OPERATOR}),
     ("GET", "/subscriptions/{sub_id}/deliveries"): _SUBSCRIBERS | _STAFF_READERS,
     ("POST", "/subscriptions/{sub_id}/deliveries/{delivery_id}/resend"): _SUBSCRIBERS | {Role.OPERATOR},
+    ("POST", "/subscriptions/{sub_id}/secret"): _SUBSCRIBERS,
     ("GET", "/subscriptions/{sub_id}/events"): _SUBSCRIBERS,
     # Journeys (as gateway/journeys/api.py serves them): citizens their own, operators and auditors all;
     # only operators replay dead letters.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from civic.config import Settings
+
+# Seals the department webhooks' HMAC secrets at rest (gateway.subscriptions.sealing). Production sets
+# CIVIC_WEBHOOK_SECRET_KEY to a secret of its own, kept out of the database's reach.
+DEV_WEBHOOK_SECRET_KEY = "civic-local-webhook-secret-key-not-for-production"
 
 
 class GatewaySettings(Settings):
@@ -34,4 +38,15 @@ class GatewaySettings(Settings):
     webhook_backoff_initial_s: float = 1.0
     webhook_backoff_max_s: float = 300.0
     webhook_max_attempts: int = Field(8, description="after this many failures a delivery is marked failed")
+    webhook_secret_key: SecretStr = Field(
+        SecretStr(DEV_WEBHOOK_SECRET_KEY), description="seals webhook secrets in the database (AES-GCM); 32+ characters"
+    )
     delivery_poll_s: float = Field(0.25, description="how often idle delivery workers and SSE streams look for work")
+
+    def refuse_development_secrets(self) -> None:
+        super().refuse_development_secrets()
+        if self.environment != "production":
+            return
+        key = self.webhook_secret_key.get_secret_value()
+        if key == DEV_WEBHOOK_SECRET_KEY or len(key) < 32:
+            raise RuntimeError("production needs a strong secret (32+ characters) in CIVIC_WEBHOOK_SECRET_KEY")

@@ -23,6 +23,7 @@ from civic.problems import NotFound, Problem
 from gateway import audit
 from gateway.callers import caller
 from gateway.settings import GatewaySettings
+from gateway.subscriptions.sealing import seal
 from gateway.subscriptions.tables import Delivery, FeedEntry, Subscription
 from gateway.subscriptions.targets import UnsafeWebhookUrl, checked
 
@@ -95,21 +96,39 @@ async def register_subscription(
     unknown = [t for t in body.event_types if t not in Event.registry or not Event.registry[t].published]
     if unknown:
         raise Problem(422, "unknown-event-type", "Unknown event type", ", ".join(unknown), field="event_types")
+    settings: GatewaySettings = request.app.state.gateway_settings
     if body.webhook_url is not None:
-        settings: GatewaySettings = request.app.state.gateway_settings
         try:
             await checked(body.webhook_url, settings.webhook_allow_private_networks)
         except UnsafeWebhookUrl as exc:
             raise Problem(422, "unsafe-webhook-url", "The webhook URL may not be called", str(exc),
                           field="webhook_url") from exc  # fmt: skip
+    sub_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
     sub = Subscription(
-        id=str(uuid.uuid4()), department=principal.subject, event_types=json.dumps(sorted(set(body.event_types))),
+        id=sub_id, department=principal.subject, event_types=json.dumps(sorted(set(body.event_types))),
         filter=json.dumps(body.filter), webhook_url=body.webhook_url.strip() if body.webhook_url else None,
-        secret=secrets.token_urlsafe(32), created_at=datetime.now(UTC),
+        secret=seal(settings, sub_id, secret), created_at=datetime.now(UTC),
     )  # fmt: skip
     session.add(sub)
     await session.commit()
-    return {**_public(sub), "secret": sub.secret}
+    return {**_public(sub), "secret": secret}
+
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="the new HMAC key of the webhook signatures; shown only now")
+
+
+@router.post("/{sub_id}/secret", response_model=SecretRotated)
+async def rotate_secret(sub_id: str, principal: Caller, session: SessionDep, request: Request) -> SecretRotated:
+    """A new signing secret (the old one lost or leaked); deliveries from now on are signed with it."""
+    sub = await _visible(session, sub_id, principal)
+    if principal.role is not Role.DEPARTMENT:
+        raise Problem(403, "forbidden", "Not allowed", "Only the subscribing department rotates its secret.")
+    secret = secrets.token_urlsafe(32)
+    sub.secret = seal(request.app.state.gateway_settings, sub.id, secret)
+    session.add(sub)
+    await session.commit()
+    return SecretRotated(secret=secret)
 
 
 @router.get("", response_model=list[SubscriptionPublic])

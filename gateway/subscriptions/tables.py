@@ -21,7 +21,8 @@ class Subscription(GatewayBase, table=True):
     filter: str  # JSON {field: value}; a value matches itself and every code under it (region 3710 ⊃ 371002)
     fields: str = "[]"  # JSON list: the data fields its scope allows, set by an operator; none until then
     webhook_url: str | None = Field(default=None, max_length=2000)
-    secret: str = Field(max_length=100)  # HMAC key for webhook signatures, given to the department once
+    # The HMAC key of the webhook signatures, sealed (gateway.subscriptions.sealing); given to the department once.
+    secret: str = Field(max_length=200)
     active: bool = True
     created_at: datetime
 

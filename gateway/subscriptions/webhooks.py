@@ -24,6 +24,7 @@ from sqlmodel import col, select
 
 from civic.app import Service
 from gateway.settings import GatewaySettings
+from gateway.subscriptions.sealing import SecretUnreadable, seal_clear_secrets, unseal
 from gateway.subscriptions.tables import Delivery, FeedEntry, Subscription
 from gateway.subscriptions.targets import UnsafeWebhookUrl, pinned
 
@@ -82,16 +83,16 @@ class Deliverer:
             return len(due)
 
     async def _attempt(self, sub: Subscription, delivery: Delivery, body: bytes) -> None:
-        timestamp = str(int(time.time()))
-        headers = {
-            "content-type": "application/cloudevents+json; charset=utf-8",
-            "x-civic-signature": signature(sub.secret, timestamp, body),
-            "x-civic-timestamp": timestamp,
-            "x-civic-delivery-id": delivery.id,
-        }
         delivery.attempts += 1
         try:
             assert sub.webhook_url is not None
+            timestamp = str(int(time.time()))
+            headers = {
+                "content-type": "application/cloudevents+json; charset=utf-8",
+                "x-civic-signature": signature(unseal(self.settings, sub.id, sub.secret), timestamp, body),
+                "x-civic-timestamp": timestamp,
+                "x-civic-delivery-id": delivery.id,
+            }
             # Checked again now (DNS may answer differently than at registration), and sent to that address.
             target = await pinned(sub.webhook_url, self.settings.webhook_allow_private_networks)
             response = await self.client.post(target.url, content=body, headers={**headers, **target.headers},
@@ -101,6 +102,8 @@ class Deliverer:
             ok = response.is_success
         except UnsafeWebhookUrl as exc:
             delivery.last_status, delivery.last_error, ok = None, f"refused: {exc}"[:500], False
+        except SecretUnreadable as exc:
+            delivery.last_status, delivery.last_error, ok = None, f"not signed: {exc}"[:500], False
         except httpx.HTTPError as exc:
             delivery.last_status, delivery.last_error, ok = None, f"{type(exc).__name__}: {exc}"[:500], False
         now = datetime.now(UTC)
@@ -117,6 +120,9 @@ class Deliverer:
 async def running_deliveries(app: FastAPI) -> AsyncIterator[None]:
     """A lifespan resource: the supervisor and its workers run while the gateway runs."""
     settings: GatewaySettings = app.state.gateway_settings
+    sealed = await seal_clear_secrets(app.state.service, settings)
+    if sealed:
+        log.info("sealed the webhook secrets of %d subscriptions written before sealing", sealed)
     async with httpx.AsyncClient(follow_redirects=False) as client:
         deliverer = Deliverer(app.state.service, settings, client)
         supervisor = asyncio.create_task(deliverer.supervise(), name="webhook-supervisor")

@@ -55,6 +55,7 @@ OWN_ROUTES: dict[tuple[str, str], set[Role] | str] = {
     ("PUT", "/subscriptions/{sub_id}/scope"): {OPS},
     ("GET", "/subscriptions/{sub_id}/deliveries"): {DEP, AUD, OPS},
     ("POST", "/subscriptions/{sub_id}/deliveries/{delivery_id}/resend"): {DEP, OPS},
+    ("POST", "/subscriptions/{sub_id}/secret"): {DEP},
     ("GET", "/subscriptions/{sub_id}/events"): {DEP},
 }
 

@@ -20,6 +20,7 @@ from civic.broker import EmbeddedBroker
 from civic.db import make_engine
 from gateway.main import build_app
 from gateway.settings import GatewaySettings
+from gateway.subscriptions.sealing import seal
 from gateway.subscriptions.tables import Delivery, FeedEntry, Subscription
 from gateway.subscriptions.targets import forbidden_address, pinned
 from gateway.testing import live
@@ -127,7 +128,8 @@ async def pending_delivery(settings: GatewaySettings, url: str) -> str:
     try:
         async with AsyncSession(engine) as session:
             session.add(Subscription(id=sub_id, department="dept-pensions", event_types=json.dumps([DEATH]),
-                                     filter="{}", webhook_url=url, secret="s" * 43, created_at=now))  # fmt: skip
+                                     filter="{}", webhook_url=url, secret=seal(settings, sub_id, "s" * 43),
+                                     created_at=now))  # fmt: skip
             entry = FeedEntry(subscription_id=sub_id, event_id=str(uuid.uuid4()), type=DEATH, payload="{}",
                               created_at=now)  # fmt: skip
             session.add(entry)
