@@ -161,6 +161,7 @@ def create_app(
     managers (an HTTP client, say) held open while the app runs. ``migrations_dir`` holds the revisions that
     build ``tables`` (and the kernel's); without it the tables are simply created (test kits)."""
     settings.refuse_development_secrets()
+    settings.kafka_options()  # a missing Kafka credential stops start-up here, naming the setting
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
     engine = db.make_engine(settings.resolved_database_url())

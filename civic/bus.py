@@ -139,7 +139,7 @@ class ConsumerRunner:
     async def _connect(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
         if self.producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                **self.settings.kafka_options(),
                 acks="all",
                 request_timeout_ms=self.settings.kafka_request_timeout_ms,
             )
@@ -152,7 +152,7 @@ class ConsumerRunner:
         if self.consumer is None:
             consumer = AIOKafkaConsumer(
                 *self.topics,
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                **self.settings.kafka_options(),
                 group_id=self.group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from aiokafka import AIOKafkaConsumer
@@ -30,8 +30,12 @@ app.add_typer(db_app, name="db")
 Bootstrap = Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: CIVIC_KAFKA_BOOTSTRAP)")]
 
 
-def _bootstrap(value: str | None) -> str:
-    return value or Settings().kafka_bootstrap
+def _kafka(bootstrap: str | None) -> dict[str, Any]:
+    """Where and how to reach Kafka: the CIVIC_KAFKA_* settings, with --bootstrap overriding the address."""
+    settings = Settings()
+    if bootstrap:
+        settings = settings.model_copy(update={"kafka_bootstrap": bootstrap})
+    return settings.kafka_options()
 
 
 @app.command()
@@ -76,14 +80,14 @@ def events_tail(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Print events as JSON lines as they arrive on the domain topics."""
-    asyncio.run(_tail(_bootstrap(bootstrap), type_, subject, from_beginning, limit))
+    asyncio.run(_tail(_kafka(bootstrap), type_, subject, from_beginning, limit))
 
 
 async def _tail(
-    bootstrap: str, type_: str | None, subject: str | None, from_beginning: bool, limit: int | None
+    kafka: dict[str, Any], type_: str | None, subject: str | None, from_beginning: bool, limit: int | None
 ) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
@@ -91,7 +95,7 @@ async def _tail(
     try:
         topics = sorted(t for t in await consumer.topics() if t.startswith("civic.") and not t.startswith("civic.dlq"))
         consumer.subscribe(pattern=r"^civic\.(?!dlq)[a-z]+$")
-        print(f"# tailing {', '.join(topics) or 'civic.*'} on {bootstrap}", file=sys.stderr, flush=True)
+        print(f"# tailing {', '.join(topics) or 'civic.*'} on {kafka['bootstrap_servers']}", file=sys.stderr, flush=True)
         shown = 0
         async for record in consumer:
             try:
@@ -138,7 +142,7 @@ def dlq_list(
     group: Annotated[str, typer.Argument(help="consumer group, e.g. assistance")], bootstrap: Bootstrap = None
 ) -> None:
     """List the dead letters of a consumer group, with the error and where each came from."""
-    letters = asyncio.run(dlq.list_dead_letters(_bootstrap(bootstrap), group))
+    letters = asyncio.run(dlq.list_dead_letters(_kafka(bootstrap), group))
     if not letters:
         print(f"no dead letters for {group}")
     for letter in letters:
@@ -150,7 +154,7 @@ def dlq_replay(
     group: Annotated[str, typer.Argument(help="consumer group, e.g. assistance")], bootstrap: Bootstrap = None
 ) -> None:
     """Send the group's dead letters (those not replayed before) back to their topics, for that group only."""
-    replayed = asyncio.run(dlq.replay(_bootstrap(bootstrap), group))
+    replayed = asyncio.run(dlq.replay(_kafka(bootstrap), group))
     for letter in replayed:
         print(f"replayed {letter.event_type} {letter.event_id} to {letter.topic}")
     print(f"{len(replayed)} dead letter(s) replayed for {group}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # How the apps authenticate to Kafka: nothing on a laptop; SCRAM over TLS against a cluster whose ACLs let each
+    # app write only its own topic (deploy/k8s/overlays/prod: Strimzi KafkaUsers).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = Field(None, description="the CA that signed the brokers' certificates (PEM)")
     kafka_partitions: int = 6
     # Small group timeouts so that a restarted consumer rejoins in seconds; production may raise them.
     kafka_session_timeout_ms: int = 6000
@@ -101,6 +109,31 @@ class Settings(BaseSettings):
             raise RuntimeError(f"production needs strong secrets (32+ characters) in {', '.join(weak)}")
         if not self.database_url:
             raise RuntimeError("production needs CIVIC_DATABASE_URL (a PostgreSQL URL): the SQLite default is local")
+
+    def kafka_options(self) -> dict[str, Any]:
+        """What every Kafka client of the app is given: where the brokers are and how to authenticate."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            missing = [name for name, value in (("CIVIC_KAFKA_USERNAME", self.kafka_username),
+                                                ("CIVIC_KAFKA_PASSWORD", self.kafka_password)) if not value]  # fmt: skip
+            if missing:
+                raise RuntimeError(f"CIVIC_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                                   f"{' and '.join(missing)}")  # fmt: skip
+            assert self.kafka_password is not None
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_username,
+                "sasl_plain_password": self.kafka_password.get_secret_value(),
+            }
+        if self.kafka_security_protocol.endswith("SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            cafile = str(self.kafka_ca_file) if self.kafka_ca_file else None
+            options["ssl_context"] = create_ssl_context(cafile=cafile)
+        return options
 
     def resolved_database_url(self) -> str:
         if self.database_url:

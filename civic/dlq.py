@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -19,6 +20,14 @@ REPLAY_TARGET_HEADER = "civic_replay_group"
 ERROR_HEADER = "civic_dlq_error"
 ORIGIN_HEADERS = ("civic_dlq_topic", "civic_dlq_partition", "civic_dlq_offset")
 _OWN_HEADERS = {ERROR_HEADER, *ORIGIN_HEADERS, "civic_dlq_group", "civic_dlq_failed_at", REPLAY_TARGET_HEADER}
+
+
+# A bootstrap address (local brokers, tests), or a Settings.kafka_options() mapping (with authentication).
+KafkaTarget = str | Mapping[str, Any]
+
+
+def client_options(kafka: KafkaTarget) -> dict[str, Any]:
+    return {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
 
 
 def topic_for(group: str) -> str:
@@ -101,9 +110,9 @@ async def _read_all(consumer: AIOKafkaConsumer, topic: str) -> list[ConsumerReco
             records.extend(recs)
 
 
-async def _all_records(bootstrap: str, group: str) -> list[ConsumerRecord[bytes, bytes]]:
+async def _all_records(kafka: KafkaTarget, group: str) -> list[ConsumerRecord[bytes, bytes]]:
     topic = topic_for(group)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer.topics()  # load metadata
@@ -118,19 +127,19 @@ async def _all_records(bootstrap: str, group: str) -> list[ConsumerRecord[bytes,
         await consumer.stop()
 
 
-async def list_dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
-    return [DeadLetter.of(r) for r in await _all_records(bootstrap, group)]
+async def list_dead_letters(kafka: KafkaTarget, group: str) -> list[DeadLetter]:
+    return [DeadLetter.of(r) for r in await _all_records(kafka, group)]
 
 
-async def replay_journey(bootstrap: str, groups: Sequence[str], correlation_ids: Collection[str]) -> list[DeadLetter]:
+async def replay_journey(kafka: KafkaTarget, groups: Sequence[str], correlation_ids: Collection[str]) -> list[DeadLetter]:
     """Send back the dead letters of one journey, each to its own group. Replaying a letter twice is harmless
     (the group's inbox absorbs the second), so this does not move the groups' replay positions."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all")
     await producer.start()
     replayed: list[DeadLetter] = []
     try:
         for group in groups:
-            for record in await _all_records(bootstrap, group):
+            for record in await _all_records(kafka, group):
                 letter = DeadLetter.of(record)
                 if letter.correlation_id not in correlation_ids:
                     continue
@@ -143,19 +152,19 @@ async def replay_journey(bootstrap: str, groups: Sequence[str], correlation_ids:
     return replayed
 
 
-async def replay(bootstrap: str, group: str, *, session_timeout_ms: int = 6000) -> list[DeadLetter]:
+async def replay(kafka: KafkaTarget, group: str, *, session_timeout_ms: int = 6000) -> list[DeadLetter]:
     """Send every dead letter not replayed before back to its topic, for ``group`` only."""
     topic = topic_for(group)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         group_id=replayer_group(group),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, session_timeout_ms // 10),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all")
     await consumer.start()
     await producer.start()
     try:

@@ -172,7 +172,7 @@ class Relay:
 
     async def _start_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **self.settings.kafka_options(),
             acks="all",
             linger_ms=2,
             request_timeout_ms=self.settings.kafka_request_timeout_ms,

@@ -220,5 +220,5 @@ async def replay_journey(journey_id: str, caller: Caller, session: SessionDep, s
         raise NotFound("journey")
     ids = {record.id, *(await session.exec(select(JourneyAlias.correlation_id).where(
         JourneyAlias.journey_id == record.id))).all()}  # fmt: skip
-    letters = await dlq.replay_journey(service.settings.kafka_bootstrap, DOMAINS, ids)
+    letters = await dlq.replay_journey(service.settings.kafka_options(), DOMAINS, ids)
     return Replayed(replayed=[{"event_id": x.event_id, "type": x.event_type, "group": x.group} for x in letters])

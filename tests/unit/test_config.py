@@ -61,3 +61,19 @@ def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch
     settings = Settings()
     assert settings.resolved_database_url() == "postgresql+asyncpg://u:p@db/assistance"
     assert settings.service_urls == {"funeral": "http://funeral:8000"}
+
+
+def test_kafka_clients_connect_in_plain_text_locally() -> None:
+    assert Settings(kafka_bootstrap="k:9092").kafka_options() == {
+        "bootstrap_servers": "k:9092", "security_protocol": "PLAINTEXT",
+    }  # fmt: skip
+
+
+def test_kafka_with_scram_over_tls_names_what_is_missing_and_builds_the_tls_context() -> None:
+    with pytest.raises(RuntimeError, match="CIVIC_KAFKA_USERNAME and CIVIC_KAFKA_PASSWORD"):
+        Settings(kafka_security_protocol="SASL_SSL").kafka_options()
+    options = Settings(
+        kafka_security_protocol="SASL_SSL", kafka_username="civic-funeral", kafka_password=SecretStr("pw")
+    ).kafka_options()
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512" and options["sasl_plain_username"] == "civic-funeral"
+    assert options["sasl_plain_password"] == "pw" and options["ssl_context"].check_hostname
