@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
-from services.marriage import amendments, corrections, divorces, ecertificates, registrations
+from services.marriage import amendments, corrections, divorces, ecertificates, registrations, statistics
 from services.marriage.clock import Clock, registry_today
 from services.marriage.handlers import HANDLERS
 from services.marriage.models import TABLES
@@ -26,7 +26,14 @@ def build_app(
     app = create_app(
         settings or Settings(service_name="marriage"),
         title="civic · marriage registration",
-        routers=[registrations.router, divorces.router, amendments.router, corrections.router, ecertificates.router],
+        routers=[
+            registrations.router,
+            divorces.router,
+            amendments.router,
+            corrections.router,
+            ecertificates.router,
+            statistics.router,
+        ],
         tables=TABLES,
         migrations_dir=versions_of(__file__),
         handlers=HANDLERS,

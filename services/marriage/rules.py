@@ -242,3 +242,76 @@ def corrected_registration_date(value: str, today: date, record: CorrectedRecord
 def check_changed(old: str, new: str) -> None:
     if old == new:
         raise _wrong("no-change", "the record already holds this value")
+
+
+# -- statistics (the figures the annual reports give) ------------------------------------------------------------
+
+MEASURES = (
+    "marriages",  # registrations (对), remarriages included
+    "remarriages",  # 复婚: the same two people, divorced from each other before
+    "divorces",  # divorce registrations (对)
+    "marriage_certificate_reissues",  # certificates reissued (人次)
+    "marriage_certificate_reissue_couples",  # couples with a marriage certificate reissued (对, as the reports count)
+    "divorce_certificate_reissues",  # certificates reissued (人次, as the reports count)
+    "revocations",  # registrations revoked (非真实身份登记撤销)
+)
+PERIOD_UNITS = ("month", "quarter", "year")
+GROUPINGS = ("office", *PERIOD_UNITS)
+
+GroupKey = tuple[str | None, str | None]  # (office, period); None where the figures are not split that way
+
+
+@dataclass(frozen=True)
+class Act:
+    """Something the register did on a day at an office, ``count`` times. ``couple`` (the registration) lets
+    reissues be counted by couple as well as by certificate."""
+
+    measure: str
+    on: date
+    office_code: str
+    count: int = 1
+    couple: str | None = None
+
+
+def parse_group_by(value: str) -> tuple[str, ...]:
+    """``office``, ``month``, ``office,quarter`` …: the office, one period unit, or both."""
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    unknown = [p for p in parts if p not in GROUPINGS]
+    if not parts or unknown or len(set(parts)) != len(parts) or sum(p in PERIOD_UNITS for p in parts) > 1:
+        raise RuleBroken(
+            "invalid-group-by",
+            "group_by",
+            f"group by office and/or one of {', '.join(PERIOD_UNITS)}, separated by commas",
+        )
+    return parts
+
+
+def check_statistics_range(first: date, last: date) -> None:
+    if first > last:
+        raise RuleBroken("invalid-period", "to", "the period ends before it starts")
+
+
+def period_of(day: date, unit: str) -> str:
+    """``2026-06``, ``2026-Q2``, ``2026``: of a registry date (the register's dates are China Standard Time)."""
+    if unit == "month":
+        return f"{day:%Y-%m}"
+    if unit == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}"
+
+
+def tally(acts: Iterable[Act], group_by: tuple[str, ...]) -> dict[GroupKey, dict[str, int]]:
+    """Every measure, per group; groups without any act are left out. ``group_by=()`` gives the totals."""
+    unit = next((g for g in group_by if g in PERIOD_UNITS), None)
+    by_office = "office" in group_by
+    groups: dict[GroupKey, dict[str, int]] = {}
+    couples: dict[GroupKey, set[str]] = {}
+    for act in acts:
+        key = (act.office_code if by_office else None, period_of(act.on, unit) if unit else None)
+        counts = groups.setdefault(key, dict.fromkeys(MEASURES, 0))
+        counts[act.measure] += act.count
+        if act.measure == "marriage_certificate_reissues" and act.couple is not None:
+            couples.setdefault(key, set()).add(act.couple)
+    for key, seen in couples.items():
+        groups[key]["marriage_certificate_reissue_couples"] = len(seen)
+    return dict(sorted(groups.items(), key=lambda item: (item[0][0] or "", item[0][1] or "")))
