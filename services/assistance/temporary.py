@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -285,18 +285,31 @@ async def run_temporary_assistance(
     interrupted half-way, or two runs at once pay each stage once. A missed day is caught up by the next run.
     """
     result = TemporaryRun(on)
+    after = 0
     while True:
         async with sessions() as session:
             due = list((await session.exec(
                 select(TemporaryStage).where(TemporaryStage.due_on <= on, col(TemporaryStage.paid_on).is_(None),
-                                             col(TemporaryStage.cancelled).is_(False))
+                                             col(TemporaryStage.cancelled).is_(False), col(TemporaryStage.id) > after)
                 .order_by(col(TemporaryStage.id)).limit(chunk)
             )).all())  # fmt: skip
             if not due:
                 break
+            after = due[-1].id or after
+            grants = {g.id: g for g in (await session.exec(
+                select(TemporaryGrant).where(col(TemporaryGrant.id).in_({s.grant_id for s in due})))).all()}  # fmt: skip
+            deaths = dict((await session.exec(
+                select(DeathRecord.resident_id, func.min(DeathRecord.date_of_death))
+                .where(col(DeathRecord.resident_id).in_({g.resident_id for g in grants.values()}),
+                       col(DeathRecord.revoked_at).is_(None))
+                .group_by(col(DeathRecord.resident_id)))).all())  # fmt: skip
             for stage in due:
-                grant = await session.get(TemporaryGrant, stage.grant_id)
-                assert grant is not None
+                grant = grants[stage.grant_id]
+                died = deaths.get(grant.resident_id)
+                if died is not None and stage.due_on > died:
+                    # Nothing is paid to the dead. Left unpaid, not cancelled: if the death is revoked (registered
+                    # in error), the next run pays it, late but once.
+                    continue
                 if await pay_stage(session, outbox, grant, stage, on):
                     result.stages_paid += 1
                 await session.flush()

@@ -14,12 +14,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
+from civic.config import Settings
+from civic.events import Event
+from contracts.funeral import DeathRegistered, DeathRevoked, Reporter
 from services.assistance.main import build_app
 from services.assistance.policy_store import PolicyParameter
 from tests.apps import serving
 from tests.conftest import eventually
 from tests.factories import resident_id
-from tests.kit import settings_for
+from tests.kit import ProducerSide, inbox_ids, outbox_pending, settings_for
 
 CASEWORKER = Principal(subject="cw-1", role=Role.CASEWORKER, domain="assistance")
 TEMPORARY = "civic.assistance.temporary-"
@@ -131,3 +134,66 @@ async def test_emergency_advance_and_staged_expenditure(broker: EmbeddedBroker, 
         await eventually(all_published, what="one event per grant, payment and flag")
         paid = [e["data"] for e in await on_topic(broker.bootstrap, {patient}) if e["type"] == "assistance-paid"]
         assert sorted((p["stage"], p["amount"]) for p in paid) == [(1, "4000.00"), (2, "3000.00"), (3, "3000.00")]
+
+
+async def test_no_stage_is_paid_after_death_and_a_revoked_death_pays_it_late(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    funeral = settings_for("funeral", tmp_path / "funeral", broker.bootstrap)
+    cw = identity_headers(CASEWORKER, settings)
+    app = build_app(settings)
+    day = [date(2026, 3, 10)]
+    app.state.assistance_clock = lambda: day[0]
+    patient = resident_id(date(1950, 2, 2))
+    async with serving(app) as api:
+        async with app.state.service.sessions() as session:
+            session.add(PolicyParameter(region_code="371000", area="all", name="temporary_expenditure_cap",
+                                        value="20000", per="once", effective_from=date(2026, 1, 1), source="test"))  # fmt: skip
+            await session.commit()
+        stages = [{"due_on": "2026-03-10", "amount": "2000.00"}, {"due_on": "2026-04-10", "amount": "2000.00"}]
+        grant = (await api.post("/temporary-assistance/expenditure", headers=cw, json={
+            "resident_id": patient, "region_code": "371002", "area": "urban", "situation": "dialysis",
+            "amount": "4000.00", "stages": stages})).json()  # fmt: skip
+        registration = uuid.uuid4().hex
+        death = DeathRegistered(resident_id=patient, registration_id=registration, date_of_death=date(2026, 3, 25),
+                                registered_at=datetime.now(UTC), reported_by=Reporter(name="张伟", relation="子女"))  # fmt: skip
+        [death_id] = await publish(funeral, death)
+
+        async def death_known() -> bool:
+            return death_id in await inbox_ids(app.state.service.engine)
+
+        await eventually(death_known, what="the death registered in assistance")
+        refused = await api.post("/temporary-assistance/expenditure", headers=cw, json={
+            "resident_id": patient, "region_code": "371002", "area": "urban", "situation": "x",
+            "amount": "1.00", "stages": [{"due_on": "2026-03-26", "amount": "1.00"}]})  # fmt: skip
+        assert refused.status_code == 409 and refused.json()["field"] == "resident_id", "nothing granted to the dead"
+        day[0] = date(2026, 4, 15)
+        run = await api.post("/temporary-assistance/runs", json={}, headers=cw)
+        assert run.json()["stages_paid"] == 0, "the stage due after the death is not paid"
+
+        await publish(funeral, DeathRevoked(resident_id=patient, registration_id=registration, reason="wrong person",
+                                            revoked_at=datetime.now(UTC)))  # fmt: skip
+
+        async def paid_after_revocation() -> bool:
+            await api.post("/temporary-assistance/runs", json={}, headers=cw)
+            read = (await api.get(f"/temporary-assistance/{grant['id']}", headers=cw)).json()
+            return [s["paid_on"] for s in read["stages"]] == ["2026-03-10", "2026-04-15"]
+
+        await eventually(paid_after_revocation, what="the stage paid once the death was revoked")
+        assert (await api.get(f"/temporary-assistance/{grant['id']}", headers=cw)).json()["status"] == "paid"
+
+
+async def publish(settings: Settings, *events: Event) -> list[str]:
+    producer = ProducerSide(settings)
+    await producer.start()
+    try:
+        ids = await producer.write(events)
+        await eventually(lambda: _drained(producer), what="events published")
+        return ids
+    finally:
+        await producer.stop()
+
+
+async def _drained(producer: ProducerSide) -> bool:
+    return await outbox_pending(producer.engine) == 0
