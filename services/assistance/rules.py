@@ -160,8 +160,16 @@ class Policy:
         self._by_key: dict[tuple[str, str], list[Parameter]] = defaultdict(list)
         for p in parameters:
             self._by_key[p.name, p.region_code].append(p)
+        # A batch asks the same question for every case of a region: answer it once (the policy never changes).
+        self._answers: dict[tuple[str, str, str, date], Parameter | None] = {}
 
     def lookup(self, name: str, region_code: str, area: str, on: date) -> Parameter | None:
+        key = (name, region_code, area, on)
+        if key not in self._answers:
+            self._answers[key] = self._lookup(name, region_code, area, on)
+        return self._answers[key]
+
+    def _lookup(self, name: str, region_code: str, area: str, on: date) -> Parameter | None:
         # The most specific region that has the parameter in force wins. Within it the latest effective date
         # wins, and an "all" row after an urban/rural one stands for the unified standard.
         for code in region_chain(region_code):
