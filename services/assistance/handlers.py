@@ -179,11 +179,12 @@ async def recheck_households_of(event: MarriageRegistered | DivorceRegistered, w
         exists = await session.exec(select(HouseholdReview).where(HouseholdReview.household_id == household_id,
                                                                   HouseholdReview.cause == event.registration_id))  # fmt: skip
         if exists.first() is None:
-            absent = [p for p in parties if p not in present]
-            verify = ("whether the spouse joins the household, and their income and assets"
-                      if what.startswith("marriage") else "whether the former spouse left the household")  # fmt: skip
-            reason = (f"{what} on {event.registered_on}: {len(present)} party in the household"
-                      f"{'' if not absent else ', the other not'}; verify {verify}; {notes.summary()}")  # fmt: skip
+            members_here = "both parties are members" if len(set(present)) == 2 else "one party is a member"
+            verify = ("whether the spouse joins the household, their income and assets, and who now supports whom"
+                      if what.startswith("marriage") else "whether the former spouse left the household, with "
+                      "their income")  # fmt: skip
+            reason = (f"{what} ({event.registered_on}): {members_here}; verify {verify}; "
+                      f"{notes.summary()}")  # fmt: skip
             session.add(HouseholdReview(household_id=household_id, cause=event.registration_id, reason=reason[:500]))
     session.add(HouseholdRecheck(id=key, households_rechecked=len(in_household), benefits_changed=changed))
     await ctx.publish(
