@@ -194,7 +194,11 @@ def test_overlay_is_valid_kubernetes_1_30(rendered: dict[str, str], overlay: str
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs(rendered[overlay])}
     for app in APPS:
         assert {("Deployment", app), ("Service", app), ("PodDisruptionBudget", app)} <= kinds, (overlay, app)
-    assert ("Job", "civic-kafka-topics") in kinds
+    if overlay == "dev":
+        assert ("Job", "civic-kafka-topics") in kinds
+    else:  # Strimzi's topic operator makes them from KafkaTopic resources
+        assert ("Job", "civic-kafka-topics") not in kinds
+        assert {("KafkaTopic", t.replace(".", "-")) for t in system_topics()} <= kinds
     [migrate] = [d for d in docs(rendered[overlay]) if d["kind"] == "Job" and d["metadata"]["name"] == "civic-migrate"]
     containers = migrate["spec"]["template"]["spec"]["containers"]
     assert {c["name"]: c["command"] for c in containers} == {app: ["civic", "db", "upgrade", app] for app in APPS}
@@ -266,10 +270,40 @@ def test_prod_apps_are_probed_scaled_and_disruption_budgeted(rendered: dict[str,
             "CIVIC_DATABASE_URL": f"civic-db-{app}",
             "CIVIC_PSEUDONYM_KEY": "civic-keys",
             "CIVIC_INTERNAL_KEY": "civic-keys",
+            "CIVIC_KAFKA_PASSWORD": f"civic-{app}",  # made by Strimzi's user operator for the KafkaUser
         }, app
-    topics = by_kind["ConfigMap"]["civic-kafka-topics"]["data"]
-    assert (topics["TOPIC_REPLICATION_FACTOR"], topics["TOPIC_MIN_INSYNC_REPLICAS"]) == ("3", "2")
-    assert "StatefulSet" not in by_kind, "prod uses external Kafka and PostgreSQL"
+        assert {"name": "CIVIC_KAFKA_USERNAME", "value": f"civic-{app}"} in container["env"]
+    assert "StatefulSet" not in by_kind, "Kafka and PostgreSQL are the operators' to run"
+
+
+def test_prod_kafka_survives_a_node_and_each_app_writes_only_its_own_topic(rendered: dict[str, str]) -> None:
+    by_kind: dict[str, dict[str, Doc]] = {}
+    for d in docs(rendered["prod"]):
+        by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+    kafka = by_kind["Kafka"]["civic"]
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    assert by_kind["KafkaNodePool"]["brokers"]["spec"]["replicas"] == 3
+    assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+    [listener] = kafka["spec"]["kafka"]["listeners"]
+    assert listener["tls"] and listener["authentication"]["type"] == "scram-sha-512"
+    assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
+    config = by_kind["ConfigMap"]["civic-config"]["data"]
+    assert config["CIVIC_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["CIVIC_KAFKA_BOOTSTRAP"].endswith(f":{listener['port']}")
+    for topic in system_topics():
+        spec = by_kind["KafkaTopic"][topic.replace(".", "-")]["spec"]
+        assert (spec["topicName"], spec["replicas"], spec["config"]["min.insync.replicas"]) == (topic, 3, 2)
+    for app in APPS:
+        acls = by_kind["KafkaUser"][f"civic-{app}"]["spec"]["authorization"]["acls"]
+        written = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic" and "Write" in a["operations"]}
+        if app == "gateway":  # its own dead letters, and operators' replays back to where a letter came from
+            assert written == {"civic.dlq.gateway", *(f"civic.{d}" for d in DOMAINS)}
+        else:
+            assert written == {f"civic.{app}", f"civic.dlq.{app}"}, app
+    postgres = by_kind["Cluster"]["civic-postgres"]
+    assert postgres["spec"]["instances"] == 3
+    assert {d["spec"]["name"]: d["spec"]["owner"] for d in by_kind["Database"].values()} == {a: a for a in APPS}
+    assert {r["name"] for r in postgres["spec"]["managed"]["roles"]} == set(APPS)
 
 
 # ---- Dockerfile ----
