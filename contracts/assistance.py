@@ -244,3 +244,14 @@ class TemporaryAdvanceFlagged(PersonEvent):
     grant_id: str
     amount: Yuan
     paperwork_due: date
+
+
+class TemporaryAdvancePaperworkCompleted(PersonEvent):
+    """The case behind an emergency advance was completed (the statement and documents received); ``late`` when
+    it came after the due date (the advance had been flagged)."""
+
+    type_name = "civic.assistance.temporary-advance-paperwork-completed.v1"
+
+    grant_id: str
+    completed_on: date
+    late: bool

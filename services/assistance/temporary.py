@@ -23,7 +23,12 @@ from civic.identity import ResidentId
 from civic.money import Yuan, from_fen, to_fen
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
-from contracts.assistance import TemporaryAdvanceFlagged, TemporaryAssistanceGranted, TemporaryAssistancePaid
+from contracts.assistance import (
+    TemporaryAdvanceFlagged,
+    TemporaryAdvancePaperworkCompleted,
+    TemporaryAssistanceGranted,
+    TemporaryAssistancePaid,
+)
 from services.assistance import rules
 from services.assistance.clock import Today
 from services.assistance.households import members
@@ -256,15 +261,18 @@ async def read_grant(grant_id: str, session: SessionDep, user: CurrentUser) -> G
 
 @router.post("/{grant_id}/paperwork")
 async def complete_paperwork(
-    grant_id: str, body: PaperworkIn, session: SessionDep, user: Caseworker, today: Today
+    grant_id: str, body: PaperworkIn, session: SessionDep, outbox: OutboxDep, user: Caseworker, today: Today
 ) -> GrantPublic:
     """The emergency case is completed after the advance (late completion clears the flag, and keeps its date)."""
     grant = await visible_grant(session, grant_id, user)
     if grant.kind != rules.TemporaryKind.EMERGENCY or grant.status not in ("open", "flagged"):
         raise Conflict("not-awaiting-paperwork", "No paperwork is awaited for this grant",
                        f"it is a {grant.kind} grant, {grant.status}")  # fmt: skip
+    late = grant.status == "flagged"
     grant.status, grant.paperwork_completed_on, grant.paperwork_note = "completed", today, body.note
     session.add(grant)
+    await outbox.add(session, TemporaryAdvancePaperworkCompleted(resident_id=grant.resident_id, grant_id=grant.id,
+                                                                 completed_on=today, late=late))  # fmt: skip
     await session.commit()
     return GrantPublic.of(grant, await stages_of(session, grant.id), user)
 

@@ -126,12 +126,15 @@ async def test_emergency_advance_and_staged_expenditure(broker: EmbeddedBroker, 
         assert [s["paid_on"] for s in final["stages"]] == ["2026-03-10", "2026-04-12", "2026-06-01"]
 
         expected = sorted(["assistance-granted", "assistance-granted", "assistance-paid", "assistance-paid",
-                           "assistance-paid", "assistance-paid", "advance-flagged"])  # fmt: skip
+                           "assistance-paid", "assistance-paid", "advance-flagged", "advance-paperwork-completed"])  # fmt: skip
 
         async def all_published() -> bool:
             return sorted(e["type"] for e in await on_topic(broker.bootstrap, {person, patient})) == expected
 
         await eventually(all_published, what="one event per grant, payment and flag")
+        [completed] = [e["data"] for e in await on_topic(broker.bootstrap, {person})
+                       if e["type"] == "advance-paperwork-completed"]  # fmt: skip
+        assert (completed["grant_id"], completed["late"]) == (grant["id"], True)
         paid = [e["data"] for e in await on_topic(broker.bootstrap, {patient}) if e["type"] == "assistance-paid"]
         assert sorted((p["stage"], p["amount"]) for p in paid) == [(1, "4000.00"), (2, "3000.00"), (3, "3000.00")]
 
