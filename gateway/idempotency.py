@@ -1,17 +1,22 @@
 """``Idempotency-Key`` on POST: the first request with a key claims it (a row whose primary key is the caller and
 the key); a repeat, even one that arrives while the first is still with the service, waits for and returns the
 first's stored response, so the service acts once. The same key with a different request is a client error.
+
+Keys are kept for ``idempotency_ttl_s`` (a day by default): a key older than that acts as new, and
+``purging_expired_keys`` deletes the old rows every ``idempotency_purge_every_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -20,7 +25,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.auth import Principal
 from civic.problems import Problem, problem_response
+from gateway.settings import GatewaySettings
 from gateway.tables import IdempotencyRecord
+
+log = logging.getLogger("gateway.idempotency")
 
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "idempotent-replayed"
@@ -35,16 +43,36 @@ def fingerprint(request: Request, body: bytes) -> str:
     return digest.hexdigest()
 
 
-async def _claim(sessions: async_sessionmaker[AsyncSession], owner: str, key: str, fp: str) -> IdempotencyRecord | None:
-    """None if this request now owns the key; else the record of the request that does."""
-    async with sessions() as session:
-        session.add(IdempotencyRecord(owner=owner, key=key, fingerprint=fp, created_at=datetime.now(UTC)))
-        try:
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives back naive UTC
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession], owner: str, key: str, fp: str, ttl: timedelta
+) -> IdempotencyRecord | None:
+    """None if this request now owns the key; else the record of the (unexpired) request that does."""
+    for _ in range(5):
+        async with sessions() as session:
+            session.add(IdempotencyRecord(owner=owner, key=key, fingerprint=fp, created_at=datetime.now(UTC)))
+            try:
+                await session.commit()
+                return None
+            except IntegrityError:
+                await session.rollback()
+            holder = await session.get(IdempotencyRecord, (owner, key), populate_existing=True)
+            if holder is None:
+                continue  # released or purged meanwhile: claim it again
+            cutoff = datetime.now(UTC) - ttl
+            if _utc(holder.created_at) >= cutoff:
+                return holder
+            # Expired: the key acts as new. Remove the old claim only (a concurrent repeat may have removed it
+            # and claimed the key anew: that claim is not expired and stays), then claim again.
+            await session.exec(delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.owner) == owner, col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.created_at) < cutoff))  # fmt: skip
             await session.commit()
-            return None
-        except IntegrityError:
-            await session.rollback()
-        return await session.get(IdempotencyRecord, (owner, key), populate_existing=True)
+    raise Problem(409, "idempotency-in-progress", "The key is being claimed by another request",
+                  "Repeat the request shortly.", headers={"Retry-After": "1"})  # fmt: skip
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -55,7 +83,7 @@ def _replay(record: IdempotencyRecord) -> Response:
 
 async def once(
     sessions: async_sessionmaker[AsyncSession], principal: Principal, key: str, request: Request, body: bytes,
-    send: Callable[[], Awaitable[Response]], wait_s: float,
+    send: Callable[[], Awaitable[Response]], wait_s: float, ttl_s: float = 86_400.0,
 ) -> Response:  # fmt: skip
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Problem(422, "invalid-idempotency-key", "Invalid Idempotency-Key",
@@ -64,7 +92,7 @@ async def once(
     fp = fingerprint(request, body)
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
-        holder = await _claim(sessions, owner, key, fp)
+        holder = await _claim(sessions, owner, key, fp, timedelta(seconds=ttl_s))
         if holder is None:
             break  # ours: send it
         if holder.fingerprint != fp:
@@ -107,3 +135,32 @@ async def _store(sessions: async_sessionmaker[AsyncSession], owner: str, key: st
             col(IdempotencyRecord.owner) == owner, col(IdempotencyRecord.key) == key,
         ).values(status=response.status_code, headers=json.dumps(headers), body=bytes(response.body)))  # fmt: skip
         await session.commit()
+
+
+async def purge_expired(sessions: async_sessionmaker[AsyncSession], ttl_s: float) -> int:
+    cutoff = datetime.now(UTC) - timedelta(seconds=ttl_s)
+    async with sessions() as session:
+        result = await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))
+        await session.commit()
+        return int(result.rowcount or 0)
+
+
+@contextlib.asynccontextmanager
+async def purging_expired_keys(app: FastAPI) -> AsyncIterator[None]:
+    """A lifespan resource: delete expired keys now and then (every replica may; the deletes do not conflict)."""
+    settings: GatewaySettings = app.state.gateway_settings
+
+    async def purge_now_and_then() -> None:
+        while True:
+            try:
+                await purge_expired(app.state.service.sessions, settings.idempotency_ttl_s)
+            except Exception:
+                log.exception("could not purge expired idempotency keys; trying again later")
+            await asyncio.sleep(settings.idempotency_purge_every_s)
+
+    task = asyncio.create_task(purge_now_and_then(), name="idempotency-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

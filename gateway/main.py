@@ -16,6 +16,7 @@ from civic.migrations import versions_of
 from gateway.audit import router as audit_router
 from gateway.breaker import Breakers
 from gateway.callers import guard
+from gateway.idempotency import purging_expired_keys
 from gateway.journeys.api import router as journeys_router
 from gateway.journeys.tables import TABLES as JOURNEY_TABLES
 from gateway.journeys.tracker import DLQ_TOPICS, journey_handlers
@@ -70,7 +71,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             Consumer(f"{settings.service_name}-journeys", tracked),
             Consumer(f"{settings.service_name}-journeys-dlq", tracked, topics=DLQ_TOPICS),
         ],
-        resources=[upstream_client, running_deliveries],
+        resources=[upstream_client, running_deliveries, purging_expired_keys],
     )
     app.state.gateway_settings = gateway_settings
     app.state.breakers = Breakers(gateway_settings.breaker_failure_threshold, gateway_settings.breaker_open_s)

@@ -59,7 +59,7 @@ async def route_to_service(domain: str, path: str, request: Request, service: Se
     key = request.headers.get("idempotency-key")
     if request.method == "POST" and key is not None:
         return await idempotency.once(service.sessions, principal, key.strip(), request, body, send,
-                                      settings.idempotency_wait_s)  # fmt: skip
+                                      settings.idempotency_wait_s, settings.idempotency_ttl_s)  # fmt: skip
     return await send()
 
 

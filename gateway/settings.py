@@ -26,6 +26,8 @@ class GatewaySettings(Settings):
     rate_limit_burst: int = Field(200, description="requests a client may make at once")
     cors_origins: list[str] = Field(default_factory=list, description="origins of the citizen web apps (JSON in env)")
     idempotency_wait_s: float = Field(20.0, description="how long a repeat waits for the first request's result")
+    idempotency_ttl_s: float = Field(86_400.0, description="how long an Idempotency-Key is kept; older acts as new")
+    idempotency_purge_every_s: float = Field(600.0, description="how often expired Idempotency-Keys are deleted")
 
     # Department subscriptions.
     webhook_timeout_s: float = 5.0
