@@ -44,7 +44,8 @@ async def grant_age_allowances_due_on(
     body: AgeAllowanceRun, session: SessionDep, outbox: OutboxDep, who: Caseworker
 ) -> AgeAllowanceRunResult:
     """The daily job "grant age allowances due on <date>": safe to run twice, and a later run catches up a missed
-    day. A scheduler (cron, a k8s CronJob) calls it daily; the service has no timer of its own yet."""
+    day. The service runs it by itself at start and every hour (services.eldercare.schedule); this runs it for a
+    given day, by hand."""
     granted = await grants.grant_age_allowances_due(session, outbox, body.on, await current_policy(session),
                                                     who.subject)  # fmt: skip
     await session.commit()

@@ -22,6 +22,7 @@ from services.eldercare.community_models import COMMUNITY_TABLES
 from services.eldercare.handlers import HANDLERS
 from services.eldercare.models import TABLES
 from services.eldercare.policy_store import policy_loaded
+from services.eldercare.schedule import birthday_job
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +42,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         tables=[*TABLES, *COMMUNITY_TABLES],
         migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
-        resources=[policy_loaded],
+        resources=[policy_loaded, birthday_job],  # the policy first: the job reads it
     )
 
 

@@ -3,10 +3,7 @@ decision effective today) and the job (a decision effective on a later day). Cal
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import date
 
 from fastapi import FastAPI
@@ -17,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.events import Event
 from civic.outbox import Outbox
+from civic.schedule import periodic
 from contracts.placenames import NameCancelled, NamePublished, PlaceRenamed, RoadRenamed
 from services.placenames import rules
 from services.placenames.clock import clock_of
@@ -153,23 +151,11 @@ async def run_deadlines(session: AsyncSession, outbox: Outbox, today: date) -> t
     return await end_notice_periods(session, today), await apply_due_decisions(session, outbox, today)
 
 
-@contextlib.asynccontextmanager
-async def deadline_schedule(app: FastAPI) -> AsyncIterator[None]:
-    """A start-up resource: the deadline job at start (catching up on downtime), then every hour."""
+async def run_deadlines_now(app: FastAPI) -> None:
     service = app.state.service
+    async with service.sessions() as session:
+        await run_deadlines(session, service.outbox, clock_of(app)())
 
-    async def loop() -> None:
-        while True:
-            try:
-                async with service.sessions() as session:
-                    await run_deadlines(session, service.outbox, clock_of(app)())
-            except Exception:
-                log.exception("naming deadline job failed; it runs again at the next interval")
-            await asyncio.sleep(DEADLINE_INTERVAL_S)
 
-    task = asyncio.create_task(loop(), name="naming-deadlines")
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+# A start-up resource: the deadline job at start (catching up on downtime), then every hour.
+deadline_schedule = periodic("naming-deadlines", run_deadlines_now, DEADLINE_INTERVAL_S)

@@ -206,3 +206,26 @@ async def test_an_allowance_for_someone_under_80_is_refused_and_nothing_is_writt
         assert bad.status_code == 422 and bad.json()["field"] == "resident_id"
         extra = await ec.register(resident_id(date(1950, 1, 1)), pets=2)
         assert extra.status_code == 422 and extra.json()["field"] == "pets"
+
+
+async def test_the_service_runs_the_birthday_job_by_itself_at_start(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    over_80 = resident_id(date(1940, 6, 1))
+    settings = settings_for(f"eldercare-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    first = build_app(settings)
+    first.state.eldercare_clock = lambda: date(2020, 1, 1)  # not 80 yet: the job at this start grants nothing
+    async with serving(first, "eldercare") as api:
+        ec = Eldercare(api, settings, first.state.service, broker)
+        assert (await ec.register(over_80)).status_code == 201
+        assert await ec.allowances(over_80) == []
+
+    # Down for years; at the next start the job catches up, without anyone calling it.
+    again = build_app(settings)
+    again.state.eldercare_clock = lambda: date(2026, 11, 23)
+    async with serving(again, "eldercare") as api:
+        ec = Eldercare(api, settings, again.state.service, broker)
+
+        async def granted() -> bool:
+            return [a["allowance"] for a in await ec.allowances(over_80)] == ["age"]
+
+        await eventually(granted, what="the age allowance granted by the job at start")
+        assert [kind for kind, _ in await ec.published({over_80})].count(GRANTED) == 1

@@ -1,0 +1,37 @@
+"""The birthday job by itself (免申即享): at start-up, catching up on downtime, then every hour, everyone known,
+alive and 80 or over today gets the age allowance. ``POST /age-allowance-runs`` runs the same job for a given day
+(an operator catching up by hand, and the tests)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+from civic.schedule import periodic
+from services.eldercare import grants
+from services.eldercare.policy_store import current_policy
+
+log = logging.getLogger("services.eldercare.schedule")
+INTERVAL_S = 3600.0
+CHINA = ZoneInfo("Asia/Shanghai")  # birthdays are counted in the elders' calendar, whatever the server's zone
+
+
+def china_today() -> date:
+    return datetime.now(CHINA).date()
+
+
+async def grant_age_allowances_due_today(app: FastAPI) -> None:
+    service = app.state.service
+    today = getattr(app.state, "eldercare_clock", china_today)()
+    async with service.sessions() as session:
+        granted = await grants.grant_age_allowances_due(session, service.outbox, today,
+                                                        await current_policy(session), "daily birthday job")  # fmt: skip
+        await session.commit()
+    if granted:
+        log.info("birthday job: %d age allowances granted for %s", len(granted), today)
+
+
+birthday_job = periodic("age-allowance-daily-job", grant_age_allowances_due_today, INTERVAL_S)
