@@ -226,14 +226,14 @@ def report(label: str, timings: dict[str, list[float]]) -> float:
     return p99
 
 
-def main(names: int, queries: int) -> None:
+def main(names: int, queries: int, plain_queries: int) -> None:
     directory = ROOT / ".data" / "bench" / f"placenames-search-{names}"
     path = directory / "placenames.db"
     if not path.exists():
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         asyncio.run(seed(path, names))
-        print(f"seeded {names:,} names in {time.perf_counter() - started:.0f} s ({path})")
+        print(f"seeded {names:,} names in {time.perf_counter() - started:.0f} s ({path})", flush=True)
     # The service in a process of its own, as it runs: no broker is needed to search (it keeps trying, quietly).
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}, "CIVIC_SERVICE_NAME": "placenames",
            "CIVIC_DATA_DIR": str(directory), "CIVIC_KAFKA_BOOTSTRAP": "127.0.0.1:9", "CIVIC_LOG_LEVEL": "CRITICAL"}  # fmt: skip
@@ -264,23 +264,29 @@ def main(names: int, queries: int) -> None:
     finally:
         server.terminate()
         server.wait(30)
+    # A full scan per query: on 500,000 names it takes long enough that a sample of the same queries is timed.
     plain: dict[str, list[float]] = defaultdict(list)
     with sqlite3.connect(path) as conn:
-        for _, q in asked[:50]:
+        for _, q in asked[:5]:
             plain_like(conn, q)
-        for kind, q in asked:
+        for kind, q in asked[:plain_queries]:
             started = time.perf_counter()
             total = plain_like(conn, q)
             plain[kind].append((time.perf_counter() - started) * 1000)
             if min(total, MATCH_CAP + 1) != found[q]:
                 raise SystemExit(f"the service found {found[q]} for {q!r}, plain LIKE {total}: they must agree")
 
-    print(f"\nsearch over {names:,} standard names, {queries:,} queries one at a time (SQLite):")
+    sample = {kind: ts[: len(plain[kind])] for kind, ts in service.items()}  # the first queries of each kind
+    print(f"\nsearch over {names:,} standard names (SQLite), one query at a time:")
+    print(f"  all {queries:,} queries")
     at_service = report("service GET /names", service)
+    print(f"  the first {plain_queries:,} of them, both ways")
+    report("service GET /names", sample)
     baseline = report("plain SQL LIKE", plain)
     verdict = "met" if at_service <= GOAL_P99_MS else "NOT met"
-    print(f"  p99 at the service {at_service:.1f} ms vs plain LIKE {baseline:.1f} ms "
-          f"({baseline / at_service:.1f}x); goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict}")  # fmt: skip
+    sample_p99 = percentile([t for ts in sample.values() for t in ts], 99)
+    print(f"  p99 at the service {at_service:.1f} ms (sample {sample_p99:.1f} ms) vs plain LIKE {baseline:.1f} ms "
+          f"({baseline / sample_p99:.1f}x); goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict}")  # fmt: skip
     print("  (the service's figure includes HTTP and JSON both ways, the plain query's the database alone; both"
           f" found the same names, the service counting up to {MATCH_CAP:,} and saying 'more' beyond)")  # fmt: skip
 
@@ -289,5 +295,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--names", type=int, default=500_000)
     parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--plain-queries", type=int, default=200, help="how many of them to time as plain LIKE")
     args = parser.parse_args()
-    main(args.names, args.queries)
+    main(args.names, args.queries, min(args.plain_queries, args.queries))
