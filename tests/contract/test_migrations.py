@@ -70,7 +70,7 @@ async def test_a_service_refuses_to_start_on_a_schema_behind_until_the_migration
     postgres: Postgres, tmp_path: Path
 ) -> None:
     url = postgres.database(f"behind_{uuid.uuid4().hex[:8]}")
-    settings = settings_for("funeral", tmp_path, "127.0.0.1:1", database_url=url)
+    settings = settings_for("funeral", tmp_path, "127.0.0.1:1", database_url=url, migrate_on_start=False)
     app = build_funeral(settings)
     with pytest.raises(migrations.SchemaBehind, match=r"no revision .* run `civic db upgrade funeral`"):
         async with app.router.lifespan_context(app):
