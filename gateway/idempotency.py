@@ -9,11 +9,10 @@ Keys are kept for ``idempotency_ttl_s`` (a day by default): a key older than tha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
@@ -25,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.auth import Principal
 from civic.problems import Problem, problem_response
-from gateway.settings import GatewaySettings
+from civic.schedule import periodic
 from gateway.tables import IdempotencyRecord
 
 log = logging.getLogger("gateway.idempotency")
@@ -145,22 +144,11 @@ async def purge_expired(sessions: async_sessionmaker[AsyncSession], ttl_s: float
         return int(result.rowcount or 0)
 
 
-@contextlib.asynccontextmanager
-async def purging_expired_keys(app: FastAPI) -> AsyncIterator[None]:
-    """A lifespan resource: delete expired keys now and then (every replica may; the deletes do not conflict)."""
-    settings: GatewaySettings = app.state.gateway_settings
+async def _purge_expired_keys(app: FastAPI) -> None:
+    await purge_expired(app.state.service.sessions, app.state.gateway_settings.idempotency_ttl_s)
 
-    async def purge_now_and_then() -> None:
-        while True:
-            try:
-                await purge_expired(app.state.service.sessions, settings.idempotency_ttl_s)
-            except Exception:
-                log.exception("could not purge expired idempotency keys; trying again later")
-            await asyncio.sleep(settings.idempotency_purge_every_s)
 
-    task = asyncio.create_task(purge_now_and_then(), name="idempotency-purge")
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+# A lifespan resource: delete expired keys now and then (every replica may; the deletes do not conflict).
+purging_expired_keys = periodic(
+    "idempotency-purge", _purge_expired_keys, lambda app: float(app.state.gateway_settings.idempotency_purge_every_s)
+)

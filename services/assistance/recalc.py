@@ -14,11 +14,9 @@ and the months already paid get the difference as back-pay (one ``PaymentIssued`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -31,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from civic.db import table_of
 from civic.money import to_fen
 from civic.outbox import Outbox
+from civic.schedule import periodic
 from services.assistance import facts, lifecycle, rules
 from services.assistance.clock import clock_of
 from services.assistance.models import OPEN, BenefitAmount, Case, Payment, RecalculationJob
@@ -211,30 +210,23 @@ async def recalculate_due_standards(
     return results
 
 
-@contextlib.asynccontextmanager
-async def daily_jobs(app: FastAPI) -> AsyncIterator[None]:
-    """A start-up resource: the dated jobs at start (catching up on downtime), then every hour — the
-    recalculation of standards in force by today, and the temporary-assistance stages due and advances overdue."""
+async def run_dated_jobs(app: FastAPI) -> None:
+    """The recalculation of standards in force by today, then the temporary-assistance stages due and advances
+    overdue."""
     from services.assistance.temporary import run_temporary_assistance
 
     service = app.state.service
+    today = clock_of(app)()
+    await recalculate_due_standards(service.sessions, service.outbox, today)
+    done = await run_temporary_assistance(service.sessions, service.outbox, today)
+    if done.stages_paid or done.advances_flagged:
+        log.info("temporary assistance: %d stages paid, %d advances flagged", done.stages_paid,
+                 done.advances_flagged)  # fmt: skip
 
-    async def loop() -> None:
-        while True:
-            today = clock_of(app)()
-            try:
-                await recalculate_due_standards(service.sessions, service.outbox, today)
-                done = await run_temporary_assistance(service.sessions, service.outbox, today)
-                if done.stages_paid or done.advances_flagged:
-                    log.info("temporary assistance: %d stages paid, %d advances flagged", done.stages_paid,
-                             done.advances_flagged)  # fmt: skip
-            except Exception:
-                log.exception("assistance daily jobs failed; they run again at the next interval")
-            await asyncio.sleep(getattr(app.state, "assistance_schedule_interval_s", SCHEDULE_INTERVAL_S))
 
-    task = asyncio.create_task(loop(), name="assistance-daily-jobs")
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+# A start-up resource: the dated jobs at start (catching up on downtime), then every hour.
+daily_jobs = periodic(
+    "assistance-daily-jobs",
+    run_dated_jobs,
+    lambda app: float(getattr(app.state, "assistance_schedule_interval_s", SCHEDULE_INTERVAL_S)),
+)

@@ -7,10 +7,7 @@ pending --nobody came by day 60--> deemed-withdrawn   (the expiry job, or its en
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
@@ -24,6 +21,7 @@ from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role, caseworker_of, require
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
+from civic.schedule import periodic
 from contracts.marriage import (
     DivorceApplicationDeemedWithdrawn,
     DivorceApplicationWithdrawn,
@@ -275,26 +273,14 @@ async def run_expiry(session: SessionDep, outbox: OutboxDep, today: Today, user:
     return ExpiryRun(today=today, deemed_withdrawn=await deem_lapsed_applications_withdrawn(session, outbox, today))
 
 
-@contextlib.asynccontextmanager
-async def expiry_schedule(app: FastAPI) -> AsyncIterator[None]:
-    """A start-up resource: the expiry job at start (catching up on downtime), then every hour."""
+async def deem_lapsed_applications_withdrawn_today(app: FastAPI) -> None:
     service = app.state.service
+    clock: Clock = getattr(app.state, "marriage_clock", registry_today)
+    async with service.sessions() as session:
+        closed = await deem_lapsed_applications_withdrawn(session, service.outbox, clock())
+    if closed:
+        log.info("%d lapsed divorce applications deemed withdrawn", len(closed))
 
-    async def loop() -> None:
-        while True:
-            clock: Clock = getattr(app.state, "marriage_clock", registry_today)
-            try:
-                async with service.sessions() as session:
-                    closed = await deem_lapsed_applications_withdrawn(session, service.outbox, clock())
-                if closed:
-                    log.info("%d lapsed divorce applications deemed withdrawn", len(closed))
-            except Exception:
-                log.exception("divorce expiry job failed; it runs again at the next interval")
-            await asyncio.sleep(EXPIRY_INTERVAL_S)
 
-    task = asyncio.create_task(loop(), name="divorce-expiry")
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+# A start-up resource: the expiry job at start (catching up on downtime), then every hour.
+expiry_schedule = periodic("divorce-expiry", deem_lapsed_applications_withdrawn_today, EXPIRY_INTERVAL_S)
