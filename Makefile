@@ -15,11 +15,12 @@ test: $(SYNCED)  ## the full suite on SQLite, then the integration and e2e suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	$(VENV)/bin/pytest --database=postgresql tests/integration tests/e2e $(PYTEST_PG_ARGS)
 
-bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up time to ready, journeys, gateway overhead, name search
+bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up, journeys, gateway overhead, name search, recalculation
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.journeys
 	$(VENV)/bin/python -m bench.gateway_overhead
 	$(VENV)/bin/python -m bench.placenames_search
+	$(VENV)/bin/python -m bench.assistance_recalc --households 200000  # the goal is about 1,000,000: see README
 
 lint: $(SYNCED)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
