@@ -16,6 +16,7 @@ from civic.migrations import versions_of
 from gateway.audit import router as audit_router
 from gateway.breaker import Breakers
 from gateway.callers import guard
+from gateway.deadletters import router as dead_letters_router
 from gateway.idempotency import purging_expired_keys
 from gateway.journeys.api import router as journeys_router
 from gateway.journeys.tables import TABLES as JOURNEY_TABLES
@@ -60,7 +61,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = create_app(
         settings,
         title="civic · gateway",
-        routers=[openapi_router, guarded(journeys_router, audit_router, subscriptions_router), proxy_router],
+        routers=[
+            openapi_router,
+            guarded(journeys_router, audit_router, subscriptions_router, dead_letters_router),
+            proxy_router,
+        ],
         tables=[*JOURNEY_TABLES, *GATEWAY_TABLES, *SUBSCRIPTION_TABLES],
         migrations_dir=versions_of(__file__),
         # Department subscriptions: this group (named after the service, "gateway") feeds them.

@@ -67,6 +67,9 @@ GATEWAY_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/journeys/notifications"): frozenset({Role.CITIZEN}),
     ("GET", "/journeys/{journey_id}"): frozenset({Role.CITIZEN}) | _STAFF_READERS,
     ("POST", "/journeys/{journey_id}/replay"): frozenset({Role.OPERATOR}),
+    # A consumer group's dead letters: operators list and replay them, auditors may look.
+    ("GET", "/dead-letters/{group}"): _STAFF_READERS,
+    ("POST", "/dead-letters/{group}/replay"): frozenset({Role.OPERATOR}),
 }
 
 

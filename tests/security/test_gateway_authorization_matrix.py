@@ -40,8 +40,8 @@ CIT, AUD, DEP, OPS = Role.CITIZEN, Role.AUDITOR, Role.DEPARTMENT, Role.OPERATOR
 
 # The issue's rules for the gateway's own routes, written out: who may call each. Citizens: their own journeys;
 # caseworkers: their domain's routes only (none of these); auditors: read-only, and the audit log; department
-# systems: their subscriptions only; operators: journeys (dead letters are replayed per journey) and the
-# subscriptions' scopes and failed deliveries.
+# systems: their subscriptions only; operators: journeys, dead letters (per journey or per consumer group) and
+# the subscriptions' scopes and failed deliveries.
 OWN_ROUTES: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
@@ -50,6 +50,8 @@ OWN_ROUTES: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/journeys/notifications"): {CIT},
     ("GET", "/journeys/{journey_id}"): {CIT, AUD, OPS},
     ("POST", "/journeys/{journey_id}/replay"): {OPS},
+    ("GET", "/dead-letters/{group}"): {AUD, OPS},
+    ("POST", "/dead-letters/{group}/replay"): {OPS},
     ("GET", "/subscriptions"): {DEP, AUD, OPS},
     ("POST", "/subscriptions"): {DEP},
     ("PUT", "/subscriptions/{sub_id}/scope"): {OPS},
