@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -66,7 +67,11 @@ async def start_home_service(
     session.add(service)
     await outbox.add(session, HomeServiceStarted(resident_id=service.resident_id, service_id=service.id,
                                                  service=service.kind, started_on=service.started_on))  # fmt: skip
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # another enrolment of the same kind committed first
+        await session.rollback()
+        raise Conflict("already-enrolled", "The elder already has this service", field="service") from exc
     return service_public(service, who)
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Table, UniqueConstraint
+from sqlalchemy import Index, Table, UniqueConstraint, text
 from sqlmodel import Field as Column
 
 from civic.db import table_of
@@ -216,6 +216,11 @@ class ServiceStatus(StrEnum):
 
 class HomeService(ElderTable, table=True):
     __tablename__ = "home_service"
+    # One running service of each kind per elder, even when two enrolments race (a partial unique index).
+    __table_args__ = (
+        Index("uq_home_service_running", "resident_id", "kind", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )  # fmt: skip
 
     id: str = Column(default_factory=new_id, primary_key=True)
     resident_id: str = Column(max_length=18, index=True)

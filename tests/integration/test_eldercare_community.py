@@ -252,3 +252,14 @@ async def test_home_services_start_and_end_with_their_events_and_a_death_cancels
         assert sorted(ended_fact["cancelled_services"]) == sorted([bed["id"], meals["id"]])
         [restored] = [d for k, d in events if k == "civic.eldercare.care-of-deceased-restored.v1"]
         assert sorted(restored["restored_services"]) == sorted([bed["id"], meals["id"]])
+
+
+async def test_two_enrolments_in_the_same_service_at_once_give_one(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    elder = resident_id(date(1938, 8, 8))
+    async with eldercare(broker, tmp_path) as ec:
+        await ec.register(elder)
+        body = {"resident_id": elder, "service": "day_care", "provider": "鲸园日间照料中心", "started_on": "2026-11-01"}
+        answers = await asyncio.gather(*(ec.api.post("/home-services", headers=ec.cw, json=body) for _ in range(2)))
+        assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+        running = (await ec.api.get(f"/elders/{elder}/home-services", headers=ec.cw)).json()
+        assert [s["status"] for s in running] == ["active"]
