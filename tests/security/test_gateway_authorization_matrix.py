@@ -142,7 +142,7 @@ async def gateway(tmp_path: Path, broker: EmbeddedBroker) -> AsyncIterator[Gatew
     settings.service_urls = {d: s.url for d, s in zip(DOMAINS, servers, strict=True)}
     try:
         async with live(build_app(settings), lifespan="on") as server, \
-                httpx.AsyncClient(base_url=server.url, timeout=10) as api:  # fmt: skip
+                httpx.AsyncClient(base_url=server.url, timeout=30) as api:  # fmt: skip  # decisions, not latency: a loaded CI machine is slow
             gw = Gateway(settings, api, "")
             created = await api.post("/subscriptions", headers=gw.bearer(CALLERS[-2]),
                                      json={"event_types": ["civic.funeral.death-registered.v1"]})  # fmt: skip
