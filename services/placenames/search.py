@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, union, union_all
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,11 +48,17 @@ def name_prefix_filter(prefix: str) -> ColumnElement[bool]:
 
 
 async def _rarest(session: AsyncSession, grams: set[str]) -> str:
-    sizes = {}
-    for gram in sorted(grams):
-        postings = select(PlaceSearchGram.place_code).where(PlaceSearchGram.gram == gram).limit(_PROBE).subquery()
-        sizes[gram] = (await session.exec(select(func.count()).select_from(postings))).one()
-    return min(sizes, key=lambda g: sizes[g])
+    """The query's gram with the fewest postings (counted up to a bound), in one round trip."""
+    if len(grams) == 1:
+        return next(iter(grams))
+    counts = [
+        select(literal(gram).label("gram"), select(func.count()).select_from(
+            select(PlaceSearchGram.place_code).where(PlaceSearchGram.gram == gram).limit(_PROBE).subquery()
+        ).scalar_subquery().label("postings"))
+        for gram in sorted(grams)
+    ]  # fmt: skip
+    sizes = (await session.execute(union_all(*counts))).all()
+    return str(min(sizes, key=lambda row: (row[1], row[0]))[0])
 
 
 async def matching_codes(
@@ -61,7 +67,6 @@ async def matching_codes(
     """The codes of up to ``cap`` places that ``q`` finds by any reading and that satisfy ``where``, and whether
     there are more."""
     text = rules.name_key(q).lower()
-    found: dict[str, None] = {}
     by_text = (
         select(Place.code)
         .join(PlaceSearchGram, col(PlaceSearchGram.place_code) == col(Place.code))
@@ -76,10 +81,7 @@ async def matching_codes(
             select(Place.code).where(_starts_with(col(Place.pinyin_key), latin), *where),
             select(Place.code).where(_starts_with(col(Place.initials), latin), *where),
         ]
-    for reading in readings:
-        for code in (await session.exec(reading.limit(cap + 1 - len(found)))).all():
-            found[code] = None
-        if len(found) > cap:
-            break
-    codes = list(found)
+    # One round trip: each reading bounded on its own (a subquery, so that the bound applies to it), merged.
+    bounded = [select(r.limit(cap + 1).subquery().c.code) for r in readings]
+    codes = list((await session.execute(union(*bounded).limit(cap + 1))).scalars().all())
     return codes[:cap], len(codes) > cap
