@@ -73,14 +73,15 @@ async def search_names(
     if kind is not None:
         where.append(col(Place.kind) == kind.value)
     if q is not None:
-        codes, more = await search.matching_codes(session, q, where)
+        found, more = await search.matching(session, q, where)
     else:
-        listed = await session.exec(select(Place.code).where(*where).limit(search.MATCH_CAP + 1))
-        every = list(listed.all())
-        codes, more = every[: search.MATCH_CAP], len(every) > search.MATCH_CAP
-    page = select(Place).where(col(Place.code).in_(codes)).order_by(col(Place.name), col(Place.code))
-    rows = await session.exec(page.offset(offset).limit(limit))
-    return NamePage(total=len(codes), more=more, items=[name_public(p) for p in rows.all()])
+        listed = await session.exec(select(Place.code, Place.name).where(*where).limit(search.MATCH_CAP + 1))
+        every = [(str(code), str(name)) for code, name in listed.all()]
+        found, more = every[: search.MATCH_CAP], len(every) > search.MATCH_CAP
+    # At most a thousand (code, name) pairs: sorted here, and only the page's rows read in full.
+    shown = [code for code, _ in sorted(found, key=lambda pair: (pair[1], pair[0]))[offset : offset + limit]]
+    places = {p.code: p for p in (await session.exec(select(Place).where(col(Place.code).in_(shown)))).all()}
+    return NamePage(total=len(found), more=more, items=[name_public(places[code]) for code in shown])
 
 
 @router.get("/names/{code}")

@@ -61,27 +61,27 @@ async def _rarest(session: AsyncSession, grams: set[str]) -> str:
     return str(min(sizes, key=lambda row: (row[1], row[0]))[0])
 
 
-async def matching_codes(
+async def matching(
     session: AsyncSession, q: str, where: list[ColumnElement[bool]], cap: int = MATCH_CAP
-) -> tuple[list[str], bool]:
-    """The codes of up to ``cap`` places that ``q`` finds by any reading and that satisfy ``where``, and whether
-    there are more."""
+) -> tuple[list[tuple[str, str]], bool]:
+    """(code, name) of up to ``cap`` places that ``q`` finds by any reading and that satisfy ``where``, and
+    whether there are more."""
     text = rules.name_key(q).lower()
     by_text = (
-        select(Place.code)
+        select(Place.code, Place.name)
         .join(PlaceSearchGram, col(PlaceSearchGram.place_code) == col(Place.code))
         .where(PlaceSearchGram.gram == await _rarest(session, rules.query_grams(q)), *where)
     )
     if len(text) > 1:  # a one-character query is its own gram: no further check needed
         by_text = by_text.where(func.lower(col(Place.name)).like(f"%{_escaped(text)}%", escape="\\"))
-    readings = [by_text, select(Place.code).where(col(Place.code) == q, *where)]
+    readings = [by_text, select(Place.code, Place.name).where(col(Place.code) == q, *where)]
     latin = "".join(rules.pinyin_syllables(q))
     if latin.isascii() and latin.isalpha():
         readings += [
-            select(Place.code).where(_starts_with(col(Place.pinyin_key), latin), *where),
-            select(Place.code).where(_starts_with(col(Place.initials), latin), *where),
+            select(Place.code, Place.name).where(_starts_with(col(Place.pinyin_key), latin), *where),
+            select(Place.code, Place.name).where(_starts_with(col(Place.initials), latin), *where),
         ]
     # One round trip: each reading bounded on its own (a subquery, so that the bound applies to it), merged.
-    bounded = [select(r.limit(cap + 1).subquery().c.code) for r in readings]
-    codes = list((await session.execute(union(*bounded).limit(cap + 1))).scalars().all())
-    return codes[:cap], len(codes) > cap
+    bounded = [select(*r.limit(cap + 1).subquery().c) for r in readings]
+    rows = [(str(code), str(name)) for code, name in (await session.execute(union(*bounded).limit(cap + 1))).all()]
+    return rows[:cap], len(rows) > cap
