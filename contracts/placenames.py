@@ -154,6 +154,28 @@ class DoorPlateAssigned(Event):
         return self.road_code
 
 
+class DoorPlateChanged(Event):
+    """A house number was changed (门牌变更): the same plate and smart code, another number on the same road. Every
+    department holding addresses by road and number moves them from the old number to the new. Keyed by the
+    road's code, in order with the road's other plates and its renames."""
+
+    type_name = "civic.placenames.door-plate-changed.v1"
+
+    plate_id: str
+    road_code: str = PLACE_CODE
+    region_code: str = REGION_CODE
+    old_number: int = Field(ge=1)
+    old_suffix: str = ""
+    number: int = Field(ge=1)
+    suffix: str = ""
+    address: str = Field(description="the standard address with the new number, e.g. 新华路14号")
+    smart_code: str
+    changed_on: date
+
+    def subject(self) -> str:
+        return self.road_code
+
+
 class DoorPlateCertificateIssued(PersonEvent):
     """A door-plate certificate (门牌证) was issued to the owner of a plate (``resident_id``)."""
 

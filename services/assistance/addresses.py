@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.bus import HandlerContext
 from contracts.assistance import HouseholdAddressesUpdated
-from contracts.placenames import RoadRenamed
+from contracts.placenames import DoorPlateChanged, RoadRenamed
 from services.assistance import rules
 from services.assistance.models import HouseholdAddress, RoadRenameApplied, now
 from services.assistance.schemas import AddressIn
@@ -61,3 +61,17 @@ async def update_addresses_on_renamed_road(event: RoadRenamed, ctx: HandlerConte
     await ctx.publish(
         HouseholdAddressesUpdated(road_code=event.road_code, new_name=event.new_name, households_updated=updated)
     )
+
+
+async def follow_renumbered_plate(event: DoorPlateChanged, ctx: HandlerContext) -> None:
+    """A house number changed: the households at the old number are at the new one (same plate, same home). A copy
+    of the change finds nobody left at the old number and changes nothing."""
+    rows = await ctx.session.exec(select(HouseholdAddress).where(
+        HouseholdAddress.road_code == event.road_code, HouseholdAddress.number == event.old_number,
+        HouseholdAddress.suffix == event.old_suffix))  # fmt: skip
+    for row in rows.all():
+        row.number, row.suffix = event.number, event.suffix
+        row.text = rules.address_text(row.road_name, row.number, row.suffix, row.detail)
+        row.updated_at = now()
+        row.updated_by = f"door plate renumbered on {event.changed_on}"
+        ctx.session.add(row)

@@ -21,9 +21,9 @@ from contracts.assistance import (
 )
 from contracts.funeral import DeathRegistered, DeathRevoked
 from contracts.marriage import DivorceRegistered, MarriageRegistered
-from contracts.placenames import RoadRenamed
+from contracts.placenames import DoorPlateChanged, RoadRenamed
 from services.assistance import facts, lifecycle, rules
-from services.assistance.addresses import update_addresses_on_renamed_road
+from services.assistance.addresses import follow_renumbered_plate, update_addresses_on_renamed_road
 from services.assistance.households import composition_changed
 from services.assistance.models import (
     OPEN,
@@ -249,6 +249,7 @@ async def recheck_after_divorce(event: DivorceRegistered, ctx: HandlerContext) -
 
 HANDLERS: Handlers = {
     RoadRenamed: [update_addresses_on_renamed_road],
+    DoorPlateChanged: [follow_renumbered_plate],
     DeathRegistered: [stop_benefits_of_deceased],
     DeathRevoked: [reinstate_benefits_of_revoked_death],
     MarriageRegistered: [recheck_after_marriage],

@@ -22,7 +22,7 @@ from contracts.eldercare import (
     HouseholdEldersEnrolled,
 )
 from contracts.funeral import DeathRegistered, DeathRevoked
-from contracts.placenames import RoadRenamed
+from contracts.placenames import DoorPlateChanged, RoadRenamed
 from services.eldercare import grants, rules
 from services.eldercare.models import (
     Admission,
@@ -227,6 +227,18 @@ async def update_addresses_on_renamed_road(event: RoadRenamed, ctx: HandlerConte
                                              elders_updated=updated))  # fmt: skip
 
 
+async def follow_renumbered_plate(event: DoorPlateChanged, ctx: HandlerContext) -> None:
+    """A house number changed: the elders at the old number live at the new one (same plate, same home). A copy of
+    the change finds nobody left at the old number and changes nothing."""
+    at_old = await ctx.session.exec(select(Elder).where(Elder.road_code == event.road_code,
+                                                        Elder.house_number == event.old_number,
+                                                        Elder.house_suffix == event.old_suffix))  # fmt: skip
+    for elder in at_old.all():
+        elder.house_number, elder.house_suffix = event.number, event.suffix
+        elder.address = rules.address_text(elder.road_name, event.number, event.suffix, elder.address_detail)
+        ctx.session.add(elder)
+
+
 HANDLERS: Handlers = {
     DeathRegistered: [end_care_of_deceased],
     DeathRevoked: [restore_care_of_revoked_death],
@@ -234,4 +246,5 @@ HANDLERS: Handlers = {
     BenefitTerminated: [end_difficult_elderly],
     BenefitReinstated: [restore_difficult_elderly],
     RoadRenamed: [update_addresses_on_renamed_road],
+    DoorPlateChanged: [follow_renumbered_plate],
 }

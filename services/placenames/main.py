@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
-from services.placenames import divisions, names, naming, plates
+from services.placenames import divisions, names, naming, plates, renumbering
 from services.placenames.clock import Clock, office_today
 from services.placenames.models import TABLES
 from services.placenames.store import fixtures_loaded
@@ -19,7 +19,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = office_today) 
     app = create_app(
         settings or Settings(service_name="placenames"),
         title="civic · place names and door plates",
-        routers=[divisions.router, naming.router, names.router, plates.router],
+        routers=[divisions.router, naming.router, names.router, plates.router, renumbering.router],
         tables=TABLES,
         migrations_dir=versions_of(__file__),
         resources=[fixtures_loaded, deadline_schedule],

@@ -200,6 +200,22 @@ class DoorPlate(PlaceTable, table=True):
     assigned_by: str = Field(max_length=100)
 
 
+class DoorPlateChange(PlaceTable, table=True):
+    """A plate's former number, kept when it is changed: who, when, why."""
+
+    __tablename__ = "door_plate_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plate_id: str = Field(index=True, max_length=32)
+    old_number: int
+    old_suffix: str = Field(default="", max_length=10)
+    number: int
+    suffix: str = Field(default="", max_length=10)
+    reason: str = Field(max_length=500)
+    changed_on: date
+    changed_by: str = Field(max_length=100)
+
+
 class PlateCertificate(PlaceTable, table=True):
     """A door-plate certificate (门牌证) issued to the owner of a plate."""
 
@@ -240,6 +256,7 @@ TABLES: list[Table] = [
         Objection,
         ProtectedName,
         DoorPlate,
+        DoorPlateChange,
         PlateCertificate,
         PlateService,
     )

@@ -196,6 +196,14 @@ class PlateCreate(Request):
     building: str = Field(default="", max_length=100)
 
 
+class PlateRenumbering(Request):
+    """A plate's new number on its road (门牌变更), and why."""
+
+    number: int = Field(ge=1, le=99999)
+    suffix: str = Field(default="", pattern=r"^[0-9]{0,3}$")
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class ServiceAtPlate(Request):
     name: str = Field(min_length=1, max_length=100)
     category: str = Field(min_length=1, max_length=40, description="e.g. 社区服务中心, 养老服务站, 卫生室")

@@ -19,7 +19,7 @@ from civic.broker import EmbeddedBroker
 from civic.config import Settings
 from civic.identity import pseudonym
 from contracts.marriage import DivorceRegistered, MarriageRegistered
-from contracts.placenames import RoadRenamed
+from contracts.placenames import DoorPlateChanged, RoadRenamed
 from services.assistance.main import build_app
 from tests.apps import serving
 from tests.conftest import eventually
@@ -230,3 +230,29 @@ async def test_marriage_and_divorce_recheck_the_households_of_both_parties(
         [outcome] = await rechecks(strangers[0])
         assert outcome["data"]["trigger"] == "civic.marriage.divorce-registered.v1"
         assert (outcome["data"]["households_rechecked"], outcome["data"]["benefits_changed"]) == (0, 0)
+
+
+async def test_a_changed_house_number_moves_the_households_at_it(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    placenames = settings_for("placenames", tmp_path / "placenames", broker.bootstrap)
+    cw = identity_headers(CASEWORKER, settings)
+    road = f"R-{uuid.uuid4().hex[:10]}"
+    async with serving(build_app(settings)) as api:
+        homes = []
+        for number in (3, 5):
+            address = {"road_code": road, "road_name": "海港路", "number": number, "detail": "2单元101室"}
+            created = await api.post("/households", json=household([resident_id()], address=address), headers=cw)
+            assert created.status_code == 201, created.text
+            homes.append(created.json()["id"])
+        change = DoorPlateChanged(plate_id="p-1", road_code=road, region_code="371002", old_number=3, number=7,
+                                  suffix="1", address="海港路7-1号", smart_code="SMART1", changed_on=date(2026, 11, 20))  # fmt: skip
+        await publish(placenames, change, change)  # the second: the same change published again
+
+        async def shown() -> list[str]:
+            return [(await api.get(f"/households/{h}", headers=cw)).json()["address"]["text"] for h in homes]
+
+        async def moved() -> bool:
+            return (await shown())[0] == "海港路7-1号2单元101室"
+
+        await eventually(moved, what="the household at No. 3 shown at No. 7-1")
+        assert await shown() == ["海港路7-1号2单元101室", "海港路5号2单元101室"], "the neighbour stays where it is"

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from civic.broker import EmbeddedBroker
 from civic.events import Event
 from contracts.assistance import BenefitApproved
-from contracts.placenames import RoadRenamed
+from contracts.placenames import DoorPlateChanged, RoadRenamed
 from tests.conftest import eventually
 from tests.factories import resident_id
 from tests.integration.test_eldercare_allowances import Eldercare, eldercare
@@ -238,3 +238,22 @@ async def test_an_elder_who_moves_is_followed_by_the_renames_of_the_new_road_onl
         assert (await ec.api.get(f"/elders/{elder}", headers=ec.cw)).json()["address"] == "文化东路21号2单元"
         back = await ec.api.put(f"/elders/{elder}/address", headers=ec.cw, json={"address": "敬老院"})
         assert back.json()["address"] == "敬老院" and back.json()["door_plate"] is None
+
+
+async def test_a_changed_house_number_moves_the_elders_at_it(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    road = f"R{uuid.uuid4().hex[:8]}"
+    at_3, at_5 = resident_id(date(1941, 1, 1)), resident_id(date(1942, 2, 2))
+    async with eldercare(broker, tmp_path) as ec:
+        for rid, number in ((at_3, 3), (at_5, 5)):
+            plate = {"road_code": road, "road_name": "海港路", "number": number}
+            assert (await ec.register(rid, door_plate=plate)).status_code == 201
+        change = DoorPlateChanged(plate_id="p-1", road_code=road, region_code="371002", old_number=3, number=7,
+                                  suffix="1", address="海港路7-1号", smart_code="SMART1", changed_on=date(2026, 11, 20))  # fmt: skip
+        message = as_published_by("placenames", broker, change)
+        await send(broker, "placenames", message, message)  # delivered twice (same event id)
+
+        async def moved() -> bool:
+            return (await ec.api.get(f"/elders/{at_3}", headers=ec.cw)).json()["address"] == "海港路7-1号"
+
+        await eventually(moved, what="the elder at No. 3 shown at No. 7-1")
+        assert (await ec.api.get(f"/elders/{at_5}", headers=ec.cw)).json()["address"] == "海港路5号"

@@ -15,7 +15,7 @@ from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
 from services.placenames.models import Division
 from tests.factories import resident_id
-from tests.integration.test_placenames_naming import DAY_0, office
+from tests.integration.test_placenames_naming import DAY_0, events_about, office
 
 MERGE_DAY = date(2026, 7, 1)
 
@@ -108,3 +108,34 @@ async def test_a_door_plate_certificate_is_masked_for_others(broker: EmbeddedBro
         stats = await o.get("/statistics", year=o.clock.today.year)
         assert stats["certificates_issued"] == 1 and stats["roads_named"] == 1
         assert o.clock.today > DAY_0
+
+
+async def test_a_changed_house_number_keeps_the_plate_and_tells_the_departments(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    async with office(broker, tmp_path) as o:
+        road = await o.name_road("海港路", "hai gang lu")
+        plate = (await o.post(f"/roads/{road}/plates", {"number": 3})).json()
+        await o.post(f"/roads/{road}/plates", {"number": 5})
+        change = {"number": 5, "reason": "门牌整顿"}
+        taken = await o.post(f"/plates/{plate['id']}/renumbering", change)
+        assert taken.status_code == 409 and taken.json()["field"] == "number", taken.text
+        same = await o.post(f"/plates/{plate['id']}/renumbering", {"number": 3, "reason": "x"})
+        assert same.status_code == 422 and same.json()["type"].endswith("/no-change")
+        as_citizen = await o.client.post(f"/plates/{plate['id']}/renumbering", json={**change, "number": 7},
+                                         headers=o.citizen(resident_id()))  # fmt: skip
+        assert as_citizen.status_code == 403
+
+        moved = await o.post(f"/plates/{plate['id']}/renumbering", {**change, "number": 7, "suffix": "1"})
+        assert moved.status_code == 200, moved.text
+        assert (moved.json()["number"], moved.json()["address"]) == (7, "海港路7-1号")
+        assert (await o.get(f"/smart-plates/{plate['smart_code']}"))["address"] == "海港路7-1号", "the same plate"
+        assert [p["number"] for p in await o.get(f"/roads/{road}/plates")] == [5, 7]
+        freed = await o.post(f"/roads/{road}/plates", {"number": 3})
+        assert freed.status_code == 201, "the old number is free again"
+
+        await o.drained()
+        changed = [d for kind, d in await events_about(broker, road) if kind.endswith("door-plate-changed.v1")]
+        assert [(d["plate_id"], d["old_number"], d["number"], d["suffix"], d["address"]) for d in changed] == [
+            (plate["id"], 3, 7, "1", "海港路7-1号")
+        ], "one event, for the change that was made"
