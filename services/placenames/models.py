@@ -206,7 +206,7 @@ class DoorPlateChange(PlaceTable, table=True):
     __tablename__ = "door_plate_change"
 
     id: int | None = Field(default=None, primary_key=True)
-    plate_id: str = Field(index=True, max_length=32)
+    plate_id: str = Field(index=True, max_length=40)
     old_number: int
     old_suffix: str = Field(default="", max_length=10)
     number: int

@@ -83,7 +83,9 @@ def _bindable(port: int) -> bool:
 def free_ports(count: int) -> int:
     """The first of ``count`` consecutive free ports (civic up needs gateway + five services in a row)."""
     for _ in range(200):
-        base = random.randrange(20000, 60000)
+        # Below Linux's ephemeral range (32768 and up): an outgoing connection (a database client, say) may take
+        # a port there between our check and civic up binding it.
+        base = random.randrange(20000, 32700)
         if all(_bindable(base + i) for i in range(count)):
             return base
     raise RuntimeError(f"no {count} consecutive free ports found")
