@@ -15,7 +15,7 @@ For the local SQLite files of ``civic up`` and the tests, the service upgrades i
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -201,7 +201,3 @@ def revision(schema: Schema, message: str, scratch: Path) -> str:
 def versions_of(package_file: str) -> Path:
     """``<package>/migrations``, for an app's ``main.py`` to name its revisions."""
     return Path(package_file).resolve().parent / "migrations"
-
-
-def tables_named(tables: Iterable[Table]) -> list[str]:
-    return sorted(t.name for t in tables)

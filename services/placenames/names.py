@@ -72,12 +72,7 @@ async def search_names(
         where.append(col(Place.division_code).like(f"{rules.division_prefix(division)}%"))
     if kind is not None:
         where.append(col(Place.kind) == kind.value)
-    if q is not None:
-        found, more = await search.matching(session, q, where)
-    else:
-        listed = await session.exec(select(Place.code, Place.name).where(*where).limit(search.MATCH_CAP + 1))
-        every = [(str(code), str(name)) for code, name in listed.all()]
-        found, more = every[: search.MATCH_CAP], len(every) > search.MATCH_CAP
+    found, more = await search.matching(session, q, where)
     # At most a thousand (code, name) pairs: sorted here, and only the page's rows read in full.
     shown = [code for code, _ in sorted(found, key=lambda pair: (pair[1], pair[0]))[offset : offset + limit]]
     places = {p.code: p for p in (await session.exec(select(Place).where(col(Place.code).in_(shown)))).all()}

@@ -62,10 +62,13 @@ async def _rarest(session: AsyncSession, grams: set[str]) -> str:
 
 
 async def matching(
-    session: AsyncSession, q: str, where: list[ColumnElement[bool]], cap: int = MATCH_CAP
+    session: AsyncSession, q: str | None, where: list[ColumnElement[bool]], cap: int = MATCH_CAP
 ) -> tuple[list[tuple[str, str]], bool]:
-    """(code, name) of up to ``cap`` places that ``q`` finds by any reading and that satisfy ``where``, and
-    whether there are more."""
+    """(code, name) of up to ``cap`` places that ``q`` finds by any reading (every place, without ``q``) and that
+    satisfy ``where``, and whether there are more."""
+    if q is None:
+        return _capped([(str(c), str(n)) for c, n in (await session.execute(
+            select(Place.code, Place.name).where(*where).limit(cap + 1))).all()], cap)  # fmt: skip
     text = rules.name_key(q).lower()
     by_text = (
         select(Place.code, Place.name)
@@ -84,4 +87,8 @@ async def matching(
     # One round trip: each reading bounded on its own (a subquery, so that the bound applies to it), merged.
     bounded = [select(*r.limit(cap + 1).subquery().c) for r in readings]
     rows = [(str(code), str(name)) for code, name in (await session.execute(union(*bounded).limit(cap + 1))).all()]
+    return _capped(rows, cap)
+
+
+def _capped(rows: list[tuple[str, str]], cap: int) -> tuple[list[tuple[str, str]], bool]:
     return rows[:cap], len(rows) > cap
