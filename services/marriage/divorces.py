@@ -3,6 +3,13 @@
 pending (cooling-off) --withdrawal by either party, until day 30--> withdrawn
 pending --both apply for the certificate, days 31..60--> registered
 pending --nobody came by day 60--> deemed-withdrawn   (the expiry job, or its endpoint)
+
+Days 30 and 60 are moved to the next working day when they are rest days (``rules.divorce_timeline``). The
+deadlines are computed with the holiday calendar when the application is received, stored, and announced in
+``DivorceApplied``. If calendar rows are added later (the next year's notice is published after an application
+whose window reaches into that year), the stored deadlines are not rewritten, but every decision and every read
+takes the later of each stored deadline and the one computed again on today's calendar (``DivorceTimeline.
+at_least``): a new holiday can only lengthen a period, and a deadline once announced is never shortened.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from contracts.marriage import (
 from services.marriage import records, rules
 from services.marriage.clock import Clock, Today, registry_today
 from services.marriage.models import CurrentSpouse, Divorce, Marriage
-from services.marriage.policy_store import current_policy
+from services.marriage.policy_store import current_calendar, current_policy
 from services.marriage.rules import DivorceTimeline, MaritalStatus
 from services.marriage.schemas import (
     DOMAIN,
@@ -49,10 +56,35 @@ Scheduler = Annotated[Principal, Depends(require(Role.CASEWORKER, Role.OPERATOR,
 EXPIRY_INTERVAL_S = 3600.0  # the job is date-based: running it hourly is enough to act on the day after the window
 
 
-def timeline_of(d: Divorce) -> DivorceTimeline:
+_years_without_calendar: set[int] = set()  # warned about once per process
+
+
+def stored_timeline(d: Divorce) -> DivorceTimeline:
     return DivorceTimeline(
         d.applied_on, d.last_day_to_withdraw, d.first_day_for_certificate, d.last_day_for_certificate
     )
+
+
+async def computed_timeline(session: AsyncSession, applied_on: date, office_code: str) -> DivorceTimeline:
+    """The deadlines on today's policy and holiday calendar; a deadline year missing from the calendar is
+    logged once (its rest days are weekends only until its notice is loaded)."""
+    calendar = await current_calendar(session)
+    timeline = rules.divorce_timeline(applied_on, await current_policy(session), office_code, calendar)
+    for year in sorted({timeline.last_day_to_withdraw.year, timeline.last_day_for_certificate.year}):
+        if not calendar.covers(year) and year not in _years_without_calendar:
+            _years_without_calendar.add(year)
+            log.warning(
+                "the holiday calendar has no rows for %d: divorce deadlines in it move past weekends only; "
+                "add the State Council's notice for %d to policy/holidays.csv",
+                year,
+                year,
+            )
+    return timeline
+
+
+async def timeline_of(session: AsyncSession, d: Divorce) -> DivorceTimeline:
+    """The stored deadlines, or later ones if the calendar gained rest days since (never earlier ones)."""
+    return stored_timeline(d).at_least(await computed_timeline(session, d.applied_on, d.office_code))
 
 
 def refused(exc: rules.RuleBroken) -> Problem:
@@ -101,7 +133,7 @@ async def apply_for_divorce(
         )
     if await records.pending_divorce(session, marriage.id) is not None:
         raise Conflict("divorce-already-pending", "A divorce application is already pending", field="resident_id")
-    timeline = rules.divorce_timeline(today, await current_policy(session), body.office_code)
+    timeline = await computed_timeline(session, today, body.office_code)
     divorce = Divorce(
         marriage_id=marriage.id,
         pending_marriage_id=marriage.id,
@@ -132,14 +164,14 @@ async def apply_for_divorce(
         raise Conflict(
             "divorce-already-pending", "A divorce application is already pending", field="resident_id"
         ) from exc
-    return DivorcePublic.of(divorce, user)
+    return DivorcePublic.of(divorce, user, timeline=timeline)
 
 
 @router.get("/{divorce_id}")
 async def read_divorce(divorce_id: str, session: SessionDep, user: CurrentUser) -> DivorcePublic:
     divorce, marriage = await visible_divorce(session, divorce_id, user)
     certificates = [c for c in await records.certificates_of(session, marriage.id) if c.divorce_id == divorce.id]
-    return DivorcePublic.of(divorce, user, certificates)
+    return DivorcePublic.of(divorce, user, certificates, await timeline_of(session, divorce))
 
 
 @router.post("/{divorce_id}/withdrawal")
@@ -159,8 +191,9 @@ async def withdraw_divorce_application(
             field="resident_id",
         )
     pending(divorce)
+    timeline = await timeline_of(session, divorce)
     try:
-        rules.check_withdrawal(timeline_of(divorce), today)
+        rules.check_withdrawal(timeline, today)
     except rules.RuleBroken as exc:
         raise refused(exc) from exc
     divorce.status, divorce.closed_on, divorce.withdrawn_by = "withdrawn", today, body.resident_id
@@ -177,7 +210,7 @@ async def withdraw_divorce_application(
         ),
     )
     await session.commit()
-    return DivorcePublic.of(divorce, user)
+    return DivorcePublic.of(divorce, user, timeline=timeline)
 
 
 @router.post("/{divorce_id}/certificate")
@@ -192,8 +225,9 @@ async def register_divorce(
     """Both parties came back within the window: the divorce is registered and each gets a certificate."""
     divorce, marriage = await visible_divorce(session, divorce_id, user)
     pending(divorce)
+    timeline = await timeline_of(session, divorce)
     try:
-        rules.check_certificate_request(timeline_of(divorce), today)
+        rules.check_certificate_request(timeline, today)
         if not body.both_present:
             raise rules.RuleBroken(
                 "parties-not-present",
@@ -230,20 +264,24 @@ async def register_divorce(
         ),
     )
     await session.commit()
-    return DivorcePublic.of(divorce, user, certificates)
+    return DivorcePublic.of(divorce, user, certificates, timeline)
 
 
 async def deem_lapsed_applications_withdrawn(session: AsyncSession, outbox: Outbox, today: date) -> list[str]:
     """Every pending application whose certificate window closed before ``today`` is deemed withdrawn.
 
     Safe to run twice, even at once: each application is closed by a conditional update, and only the run whose
-    update changed the row publishes. It catches up after downtime because it looks at dates, not at timers.
+    update changed the row publishes. It catches up after downtime because it looks at dates, not at timers. An
+    application whose window was lengthened by calendar rows added after it was received waits for its later end.
     """
     lapsed = await session.exec(
         select(Divorce).where(Divorce.status == "pending", col(Divorce.last_day_for_certificate) < today)
     )
     closed: list[str] = []
     for divorce in list(lapsed.all()):
+        timeline = await timeline_of(session, divorce)
+        if timeline.phase(today) is not rules.DivorcePhase.LAPSED:
+            continue
         result = await session.exec(
             update(Divorce)
             .where(col(Divorce.id) == divorce.id, col(Divorce.status) == "pending")
@@ -259,7 +297,7 @@ async def deem_lapsed_applications_withdrawn(session: AsyncSession, outbox: Outb
                 spouse_resident_id=marriage.spouse_resident_id,
                 divorce_id=divorce.id,
                 marriage_registration_id=marriage.id,
-                last_day_for_certificate=divorce.last_day_for_certificate,
+                last_day_for_certificate=timeline.last_day_for_certificate,
             ),
         )
         closed.append(divorce.id)

@@ -164,6 +164,17 @@ class PolicyParameter(MarriageTable, table=True):
     source: str = Field(default="", max_length=300)
 
 
+class HolidayCalendarDay(MarriageTable, table=True):
+    """One day of the national holiday calendar (``policy/holidays.csv``): a holiday, or a weekend day worked."""
+
+    __tablename__ = "holiday_calendar_day"
+
+    day: date = Field(primary_key=True)
+    kind: str = Field(max_length=10)  # holiday | workday
+    name: str = Field(max_length=40)
+    source: str = Field(default="", max_length=300)
+
+
 def _table(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -172,5 +183,15 @@ def _table(model: type[SQLModel]) -> Table:
 
 TABLES = [
     _table(m)
-    for m in (Marriage, CurrentSpouse, Divorce, Certificate, Correction, ArchiveQuery, DeathNotice, PolicyParameter)
+    for m in (
+        Marriage,
+        CurrentSpouse,
+        Divorce,
+        Certificate,
+        Correction,
+        ArchiveQuery,
+        DeathNotice,
+        PolicyParameter,
+        HolidayCalendarDay,
+    )
 ]

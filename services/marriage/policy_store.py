@@ -1,4 +1,15 @@
-"""Legal ages and divorce periods as data: the fixture file, loaded idempotently into its table at start-up."""
+"""Legal ages, divorce periods and the national holiday calendar as data: fixture files, loaded idempotently into
+their tables at start-up (also when two replicas start at once).
+
+``policy/holidays.csv`` holds the days of the State Council General Office's yearly notices on the holiday
+arrangement (国务院办公厅关于20xx年部分节假日安排的通知): each statutory holiday or day off (``holiday``) and each
+weekend day worked instead (``workday``, 调休上班), with the notice as the row's source. It holds 2025 and 2026.
+The 2026 rows were entered from the notice's announced arrangement and must be checked against the published
+notice before they are relied on. A year's rows are added when its notice is published (usually in November of
+the year before); until then that year's rest days are its Saturdays and Sundays only, and deadlines computed in
+it say so (and the service logs it once per year). Rows already loaded stay as they are: a corrected row is a
+change to make deliberately in the table, not by editing the file.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +20,15 @@ from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.marriage.models import PolicyParameter
-from services.marriage.rules import Parameter, Policy
+from services.marriage.models import HolidayCalendarDay, PolicyParameter
+from services.marriage.rules import CalendarDay, DayKind, HolidayCalendar, Parameter, Policy
 
 FIXTURE = Path(__file__).parent / "policy" / "parameters.csv"
+HOLIDAYS = Path(__file__).parent / "policy" / "holidays.csv"
 
 
 def fixture_parameters() -> list[Parameter]:
@@ -32,6 +45,21 @@ def fixture_parameters() -> list[Parameter]:
         ]
 
 
+def fixture_holidays(path: Path = HOLIDAYS) -> list[CalendarDay]:
+    with path.open(encoding="utf-8") as f:
+        return [
+            CalendarDay(date.fromisoformat(row["date"]), DayKind(row["kind"]), row["name"], row["source"])
+            for row in csv.DictReader(f)
+        ]
+
+
+async def _commit_unless_loaded_meanwhile(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except IntegrityError:  # another replica loaded the same rows at the same time
+        await session.rollback()
+
+
 async def load_fixture(session: AsyncSession, parameters: list[Parameter]) -> None:
     """Rows already present stay as they are: a figure changes by a new row with a new effective date."""
     existing = {(p.region_code, p.name, p.effective_from) for p in (await session.exec(select(PolicyParameter))).all()}
@@ -46,7 +74,16 @@ async def load_fixture(session: AsyncSession, parameters: list[Parameter]) -> No
                     source=p.source,
                 )
             )
-    await session.commit()
+    await _commit_unless_loaded_meanwhile(session)
+
+
+async def load_holidays(session: AsyncSession, days: list[CalendarDay]) -> None:
+    """Days already present stay as they are; days not yet present are added (a new year's notice)."""
+    existing = set((await session.exec(select(col(HolidayCalendarDay.day)))).all())
+    for d in days:
+        if d.day not in existing:
+            session.add(HolidayCalendarDay(day=d.day, kind=d.kind.value, name=d.name, source=d.source))
+    await _commit_unless_loaded_meanwhile(session)
 
 
 async def current_policy(session: AsyncSession) -> Policy:
@@ -54,8 +91,15 @@ async def current_policy(session: AsyncSession) -> Policy:
     return Policy(Parameter(r.region_code, r.name, r.effective_from, r.value, r.source) for r in rows)
 
 
+async def current_calendar(session: AsyncSession) -> HolidayCalendar:
+    rows = (await session.exec(select(HolidayCalendarDay))).all()
+    return HolidayCalendar(CalendarDay(r.day, DayKind(r.kind), r.name, r.source) for r in rows)
+
+
 @asynccontextmanager
 async def policy_loaded(app: FastAPI) -> AsyncIterator[None]:
     async with app.state.service.sessions() as session:
         await load_fixture(session, fixture_parameters())
+    async with app.state.service.sessions() as session:
+        await load_holidays(session, fixture_holidays())
     yield

@@ -2,7 +2,9 @@
 
 Periods in days follow Civil Code art. 201: the day of the application does not count, the period starts the next
 day. So an application received on day 0 may be withdrawn up to and including day 30; the certificate may be
-issued on days 31 to 60; from day 61 the application is deemed withdrawn (art. 1077).
+issued on days 31 to 60; from day 61 the application is deemed withdrawn (art. 1077). When the last day of a period
+is a rest day, the period ends on the first working day after it (art. 203, applied to divorce registration by
+民发〔2020〕116号): see ``HolidayCalendar`` and ``divorce_timeline``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,51 @@ def check_two_people(first: str, second: str) -> None:
 # -- divorce by agreement (Civil Code art. 1077) -----------------------------------------------------------
 
 
+class DayKind(StrEnum):
+    HOLIDAY = "holiday"  # a statutory holiday or a day off of its arrangement (放假)
+    WORKDAY = "workday"  # an adjusted working day on a weekend (调休上班)
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """One row of the national holiday calendar: a day that is not what its weekday says."""
+
+    day: date
+    kind: DayKind
+    name: str
+    source: str
+
+
+class HolidayCalendar:
+    """Which days are rest days: the days of the State Council's yearly arrangement where a year is loaded, and
+    Saturdays and Sundays everywhere else. A year that is not loaded is never an error: its weekends are its rest
+    days, and whoever computes a deadline in it is told (``covers``)."""
+
+    def __init__(self, days: Iterable[CalendarDay]) -> None:
+        self.days = {d.day: d for d in days}
+        self.years = frozenset(d.day.year for d in self.days.values())
+
+    def covers(self, year: int) -> bool:
+        return year in self.years
+
+    def is_rest_day(self, day: date) -> bool:
+        entry = self.days.get(day)
+        if entry is not None:
+            return entry.kind is DayKind.HOLIDAY
+        return day.weekday() >= 5
+
+    def why_rest(self, day: date) -> str:
+        entry = self.days.get(day)
+        return entry.name if entry is not None else ("a Saturday" if day.weekday() == 5 else "a Sunday")
+
+    def period_end(self, last_day: date) -> date:
+        """Civil Code art. 203: a period whose last day is a rest day ends on the first working day after it."""
+        day = last_day
+        while self.is_rest_day(day):
+            day += timedelta(days=1)
+        return day
+
+
 class DivorcePhase(StrEnum):
     COOLING_OFF = "cooling-off"  # either party may withdraw; no certificate yet
     CERTIFICATE_WINDOW = "certificate-window"  # both may apply for the certificate
@@ -100,6 +147,12 @@ class DivorceTimeline:
     last_day_to_withdraw: date
     first_day_for_certificate: date
     last_day_for_certificate: date
+    notes: tuple[str, ...] = ()  # how the deadlines were computed where they are not plain calendar days
+
+    @property
+    def deemed_withdrawn_on(self) -> date:
+        """The first day on which nobody can come any more: the application is deemed withdrawn from then."""
+        return self.last_day_for_certificate + timedelta(days=1)
 
     def phase(self, today: date) -> DivorcePhase:
         if today <= self.last_day_to_withdraw:
@@ -108,16 +161,48 @@ class DivorceTimeline:
             return DivorcePhase.CERTIFICATE_WINDOW
         return DivorcePhase.LAPSED
 
+    def at_least(self, other: DivorceTimeline) -> DivorceTimeline:
+        """The later of each deadline: a period computed again on a calendar that gained a holiday since may end
+        later, and a citizen keeps that longer time; a deadline once announced is never shortened."""
+        return DivorceTimeline(
+            applied_on=self.applied_on,
+            last_day_to_withdraw=max(self.last_day_to_withdraw, other.last_day_to_withdraw),
+            first_day_for_certificate=max(self.first_day_for_certificate, other.first_day_for_certificate),
+            last_day_for_certificate=max(self.last_day_for_certificate, other.last_day_for_certificate),
+            notes=self.notes or other.notes,
+        )
 
-def divorce_timeline(applied_on: date, policy: Policy, office_code: str) -> DivorceTimeline:
+
+def divorce_timeline(applied_on: date, policy: Policy, office_code: str, calendar: HolidayCalendar) -> DivorceTimeline:
+    """The cooling-off period runs ``divorce_cooling_off_days`` from the day after the application, its end moved
+    past rest days; the certificate window runs ``divorce_certificate_window_days`` from the day after that (moved)
+    end, its own end moved the same way (Civil Code arts. 201, 203, 1077; 民发〔2020〕116号)."""
     cooling_off = policy.value("divorce_cooling_off_days", applied_on, office_code)
     window = policy.value("divorce_certificate_window_days", applied_on, office_code)
-    last_withdraw = applied_on + timedelta(days=cooling_off)
+    notes: list[str] = []
+
+    def moved(label: str, last_day: date) -> date:
+        if not calendar.covers(last_day.year):
+            notes.append(
+                f"{last_day.year} is not in the holiday calendar: only Saturdays and Sundays were taken as rest "
+                f"days for {label}"
+            )
+        end = calendar.period_end(last_day)
+        if end != last_day:
+            notes.append(
+                f"{label} would end on {last_day}, a rest day ({calendar.why_rest(last_day)}): it ends on the next "
+                f"working day, {end} (Civil Code art. 203)"
+            )
+        return end
+
+    last_withdraw = moved("the cooling-off period", applied_on + timedelta(days=cooling_off))
+    last_certificate = moved("the certificate window", last_withdraw + timedelta(days=window))
     return DivorceTimeline(
         applied_on=applied_on,
         last_day_to_withdraw=last_withdraw,
         first_day_for_certificate=last_withdraw + timedelta(days=1),
-        last_day_for_certificate=last_withdraw + timedelta(days=window),
+        last_day_for_certificate=last_certificate,
+        notes=tuple(notes),
     )
 
 

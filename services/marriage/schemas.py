@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from civic.auth import Principal
 from civic.identity import ResidentId, mask
 from services.marriage.models import Certificate, Correction, Divorce, Marriage
+from services.marriage.rules import DivorceTimeline
 
 DOMAIN = "marriage"
 
@@ -143,17 +144,32 @@ class DivorcePublic(BaseModel):
     closed_on: date | None
     withdrawn_by: str | None
     certificates: list[CertificatePublic] = []
+    deadline_notes: list[str] = Field(
+        default=[],
+        description="why a deadline is not the plain 30th day: moved past a rest day (Civil Code art. 203), or "
+        "computed without the holiday calendar of its year",
+    )
 
     @staticmethod
-    def of(d: Divorce, viewer: Principal, certificates: list[Certificate] | None = None) -> DivorcePublic:
+    def of(
+        d: Divorce,
+        viewer: Principal,
+        certificates: list[Certificate] | None = None,
+        timeline: DivorceTimeline | None = None,
+    ) -> DivorcePublic:
+        """``timeline``: the deadlines in force, if later than the stored ones (see ``divorces``)."""
+        deadlines = timeline or DivorceTimeline(
+            d.applied_on, d.last_day_to_withdraw, d.first_day_for_certificate, d.last_day_for_certificate
+        )
         return DivorcePublic(
             id=d.id,
             marriage_registration_id=d.marriage_id,
             office_code=d.office_code,
             applied_on=d.applied_on,
-            last_day_to_withdraw=d.last_day_to_withdraw,
-            first_day_for_certificate=d.first_day_for_certificate,
-            last_day_for_certificate=d.last_day_for_certificate,
+            last_day_to_withdraw=deadlines.last_day_to_withdraw,
+            first_day_for_certificate=deadlines.first_day_for_certificate,
+            last_day_for_certificate=deadlines.last_day_for_certificate,
+            deadline_notes=list(deadlines.notes),
             status=d.status,
             closed_on=d.closed_on,
             withdrawn_by=shown(d.withdrawn_by, viewer) if d.withdrawn_by else None,

@@ -4,7 +4,7 @@ the end of a marriage show as such; the published keys verify it offline."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ async def test_obtain_verify_alter_reissue_divorce_revoke(broker: EmbeddedBroker
 
         # The divorce: the marriage certificate no longer proves a marriage; the divorce certificate does its job.
         divorce = await apply(reg, a, b)
-        reg.clock.today = reg.clock.today + timedelta(days=31)
+        # Applied on Thursday 18 June: day 30 is a Saturday, so the certificate comes from Tuesday 21 July.
+        reg.clock.today = date.fromisoformat(divorce["first_day_for_certificate"])
         registered = await certificate(reg, divorce["id"])
         assert registered.status_code == 200, registered.text
         ended = await verified(reg, spouse_doc)

@@ -7,11 +7,12 @@ from datetime import date
 import pytest
 
 from services.marriage import rules
-from services.marriage.policy_store import fixture_parameters
-from services.marriage.rules import DivorcePhase, Parameter, Policy
+from services.marriage.policy_store import fixture_holidays, fixture_parameters
+from services.marriage.rules import DivorcePhase, HolidayCalendar, Parameter, Policy
 from tests.factories import resident_id
 
 POLICY = Policy(fixture_parameters())
+CALENDAR = HolidayCalendar(fixture_holidays())
 OFFICE = "330683"
 
 
@@ -68,27 +69,28 @@ def test_a_person_cannot_marry_themselves() -> None:
     assert caught.value.kind == "same-person"
 
 
+# Every day 30 and day 60 below is a working day, so these are plain calendar days (rest days: test_marriage_holidays).
 @pytest.mark.parametrize(
     ("applied", "last_withdraw", "first_certificate", "last_certificate"),
     [
-        (date(2026, 3, 2), date(2026, 4, 1), date(2026, 4, 2), date(2026, 5, 1)),
+        (date(2026, 3, 9), date(2026, 4, 8), date(2026, 4, 9), date(2026, 5, 8)),
         # month ends: the period counts days, not months
         (date(2026, 1, 31), date(2026, 3, 2), date(2026, 3, 3), date(2026, 4, 1)),
         (date(2028, 1, 31), date(2028, 3, 1), date(2028, 3, 2), date(2028, 3, 31)),  # leap year
-        (date(2026, 12, 15), date(2027, 1, 14), date(2027, 1, 15), date(2027, 2, 13)),  # over the new year
+        (date(2026, 12, 14), date(2027, 1, 13), date(2027, 1, 14), date(2027, 2, 12)),  # over the new year
         (date(2026, 2, 28), date(2026, 3, 30), date(2026, 3, 31), date(2026, 4, 29)),
     ],
 )
 def test_divorce_timeline(applied: date, last_withdraw: date, first_certificate: date, last_certificate: date) -> None:
-    timeline = rules.divorce_timeline(applied, POLICY, OFFICE)
+    timeline = rules.divorce_timeline(applied, POLICY, OFFICE, CALENDAR)
     assert timeline.last_day_to_withdraw == last_withdraw
     assert timeline.first_day_for_certificate == first_certificate
     assert timeline.last_day_for_certificate == last_certificate
 
 
 def test_days_30_31_60_61() -> None:
-    applied = date(2026, 1, 1)
-    timeline = rules.divorce_timeline(applied, POLICY, OFFICE)
+    applied = date(2026, 6, 15)  # day 30 (15 July) and day 60 (14 August) are working days: nothing moves
+    timeline = rules.divorce_timeline(applied, POLICY, OFFICE, CALENDAR)
 
     def day(n: int) -> date:
         return date.fromordinal(applied.toordinal() + n)
