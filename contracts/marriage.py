@@ -152,3 +152,20 @@ class WidowhoodNotReversed(PersonEvent):
     deceased_resident_id: ResidentId
     death_registration_id: str
     reason: str
+
+
+class RegistrationPartyCorrected(PersonEvent):
+    """A registration named a party by a mistyped resident ID, and a caseworker corrected it: the registration is
+    ``resident_id``'s (the corrected ID) and no longer ``previous_resident_id``'s. ``spouse_resident_id`` is the
+    other party. ``marriage_status`` is the registration's status (married, divorced, widowed): whoever keeps
+    households by marital status re-checks both IDs. Each one's new marital status follows as
+    ``MaritalStatusChanged``."""
+
+    type_name = "civic.marriage.registration-party-corrected.v1"
+
+    previous_resident_id: ResidentId
+    spouse_resident_id: ResidentId
+    marriage_registration_id: str
+    marriage_status: str
+    registered_on: date
+    corrected_on: date

@@ -20,18 +20,21 @@ from contracts.marriage import RecordCorrected
 from services.marriage import records, rules
 from services.marriage.clock import Today
 from services.marriage.models import Correction, Divorce, Marriage
+from services.marriage.party_corrections import correct_party_id
 from services.marriage.schemas import DOMAIN, CorrectionPublic, Reason
 
 router = APIRouter(tags=["certificates and corrections"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
-CorrectableField = Literal["name", "spouse_name", "registered_on", "office_code"]
+CorrectableField = Literal["name", "spouse_name", "registered_on", "office_code", "resident_id", "spouse_resident_id"]
 
 
 class CorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     field: CorrectableField = Field(description="the field of the registration to correct")
-    new_value: str = Field(min_length=1, max_length=200, description="the value the archive shows (dates YYYY-MM-DD)")
+    new_value: str = Field(
+        min_length=1, max_length=200, description="the value the archive shows (dates YYYY-MM-DD, resident IDs whole)"
+    )
     reason: Reason = Field(description="why, and on what evidence (the archive file, a court ruling …)")
 
 
@@ -62,10 +65,13 @@ async def correct_record(
     marriage_id: str, body: CorrectionCreate, session: SessionDep, outbox: OutboxDep, today: Today, user: Caseworker
 ) -> CorrectionPublic:
     """Correct one field. The change is made only if the field still holds the value read (two caseworkers
-    correcting the same field at once: the second is told, instead of recording a wrong old value)."""
+    correcting the same field at once: the second is told, instead of recording a wrong old value). A party's
+    resident ID is checked as a registration would check it (``party_corrections``)."""
     marriage = await session.get(Marriage, marriage_id)
     if marriage is None:
         raise NotFound("marriage registration")
+    if body.field in rules.PARTY_FIELDS:
+        return await correct_party_id(session, outbox, marriage, body.field, body.new_value, body.reason, today, user)
     old = getattr(marriage, body.field)
     new: str | date
     try:
@@ -111,7 +117,7 @@ async def correct_record(
         ),
     )
     await session.commit()
-    return CorrectionPublic.of(correction)
+    return CorrectionPublic.of(correction, user)
 
 
 @router.get("/marriages/{marriage_id}/corrections")
@@ -121,4 +127,4 @@ async def read_corrections(marriage_id: str, session: SessionDep, user: CurrentU
     rows = await session.exec(
         select(Correction).where(Correction.marriage_id == marriage.id).order_by(col(Correction.id))
     )
-    return [CorrectionPublic.of(c) for c in rows.all()]
+    return [CorrectionPublic.of(c, user) for c in rows.all()]

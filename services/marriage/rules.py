@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from civic.identity import age_on, birth_date, sex
+from civic.identity import InvalidResidentId, age_on, birth_date, sex, validate_resident_id
 
 NATIONWIDE = "000000"
 
@@ -251,9 +251,11 @@ def certificate_number(kind: str, office_code: str, year: int, serial: str) -> s
 
 # -- correction of historical records --------------------------------------------------------------------------
 
-CORRECTABLE_FIELDS = ("name", "spouse_name", "registered_on", "office_code")
-"""What a correction may change. The parties' resident IDs are not among them: a record keyed to the wrong person
-is a different matter (certificates to reissue, marital status of two more people), not yet handled here."""
+CORRECTABLE_FIELDS = ("name", "spouse_name", "registered_on", "office_code", "resident_id", "spouse_resident_id")
+"""What a correction may change. A party's resident ID is corrected when the record was made with a mistyped one:
+the corrected ID must pass the rules the registration did (``corrected_party_id``, and no other marriage of the
+corrected ID at the time or now), and the record moves from the mistyped ID's person to the corrected one's."""
+PARTY_FIELDS = ("resident_id", "spouse_resident_id")
 
 _OFFICE_CODE = re.compile(r"[1-9][0-9]{5}")
 _NAME_MAX = 50
@@ -322,6 +324,34 @@ def corrected_registration_date(value: str, today: date, record: CorrectedRecord
             "on that date a party was married to someone else according to the register (Civil Code art. 1042)",
         )
     return on
+
+
+def corrected_party_id(
+    value: str, old: str, other_party: str, registered_on: date, today: date, policy: Policy, office_code: str
+) -> str:
+    """The resident ID the registration should have named: a valid ID (check character and all), not the other
+    party's, and of legal age on the registration date (Civil Code art. 1047, the minimum for its sex)."""
+    try:
+        new = validate_resident_id(value, today=today)
+    except InvalidResidentId as exc:
+        raise _wrong("invalid-resident-id", f"not a valid resident ID: {exc}") from None
+    check_changed(old, new)
+    if new == other_party:
+        raise _wrong("same-person", "that is the other party's resident ID: a person cannot marry themselves")
+    if birth_date(new) > registered_on:
+        raise _wrong("before-birth", "the registration date is before this person's birth date")
+    check_marriageable(new, "new_value", registered_on, policy, office_code)
+    return new
+
+
+def check_no_other_marriage(this: Span, others: Iterable[Span]) -> None:
+    """The register never holds two marriages of one person at once (Civil Code art. 1042)."""
+    if any(this.overlaps(other) for other in others):
+        raise _wrong(
+            "already-married",
+            "while this marriage lasted the corrected ID's person was married to someone else according to the "
+            "register (Civil Code art. 1042: no bigamy)",
+        )
 
 
 def check_changed(old: str, new: str) -> None:

@@ -194,12 +194,15 @@ class CorrectionPublic(BaseModel):
     corrected_at: str
 
     @staticmethod
-    def of(c: Correction) -> CorrectionPublic:
+    def of(c: Correction, viewer: Principal) -> CorrectionPublic:
+        """A corrected resident ID is shown whole only to its person and marriage caseworkers: the mistyped one
+        may be a stranger's real ID."""
+        ids = c.field in ("resident_id", "spouse_resident_id")
         return CorrectionPublic(
             marriage_registration_id=c.marriage_id,
             field=c.field,
-            old_value=c.old_value,
-            new_value=c.new_value,
+            old_value=shown(c.old_value, viewer) if ids else c.old_value,
+            new_value=shown(c.new_value, viewer) if ids else c.new_value,
             reason=c.reason,
             corrected_by=c.corrected_by,
             corrected_at=c.corrected_at.isoformat(),
