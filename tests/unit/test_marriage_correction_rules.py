@@ -7,7 +7,9 @@ from datetime import date
 import pytest
 
 from services.marriage import rules
+from services.marriage.policy_store import fixture_parameters
 from services.marriage.rules import CorrectedRecord, RuleBroken, Span
+from tests.factories import resident_id
 
 TODAY = date(2026, 6, 15)
 RECORD = CorrectedRecord(
@@ -90,3 +92,45 @@ def test_names_are_trimmed_and_a_change_must_change_something() -> None:
     with pytest.raises(RuleBroken) as caught:
         rules.check_changed("张玮", "张玮")
     assert caught.value.kind == "no-change"
+
+
+# -- a party's mistyped resident ID ------------------------------------------------------------------------------
+
+POLICY = rules.Policy(fixture_parameters())
+REGISTERED = date(2026, 6, 15)
+HUSBAND = resident_id(date(1990, 1, 1))
+MISTYPED = resident_id(date(1992, 2, 2), female=True)
+
+
+def corrected(value: str) -> str:
+    return rules.corrected_party_id(value, MISTYPED, HUSBAND, REGISTERED, TODAY, POLICY, "330683")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (MISTYPED[:17] + ("0" if MISTYPED[17] != "0" else "1"), "invalid-resident-id"),  # check character
+        ("33068319920202", "invalid-resident-id"),
+        (MISTYPED.lower(), "no-change"),  # normalised first: the same ID
+        (HUSBAND, "same-person"),
+        (resident_id(date(2006, 6, 16), female=True), "under-legal-age"),  # 20 the day after the registration
+        (resident_id(date(2004, 6, 16)), "under-legal-age"),  # a man needs 22: the age follows the corrected sex
+    ],
+)
+def test_a_corrected_id_the_registration_would_have_refused(value: str, kind: str) -> None:
+    with pytest.raises(RuleBroken) as caught:
+        corrected(value)
+    assert (caught.value.kind, caught.value.field) == (kind, "new_value")
+
+
+def test_a_corrected_id_of_age_on_the_registration_day() -> None:
+    meant = resident_id(date(2006, 6, 15), female=True)  # 20 on the registration day
+    assert corrected(meant) == meant
+
+
+def test_no_other_marriage_while_this_one_lasted() -> None:
+    this = Span(date(2010, 1, 1), None)
+    rules.check_no_other_marriage(this, [Span(date(2005, 1, 1), date(2010, 1, 1))])  # ended the day it began
+    with pytest.raises(RuleBroken) as caught:
+        rules.check_no_other_marriage(this, [Span(date(2005, 1, 1), date(2010, 1, 2))])
+    assert caught.value.kind == "already-married"
