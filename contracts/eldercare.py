@@ -163,3 +163,29 @@ class HouseholdEldersEnrolled(PersonEvent):
     enrolled: int = Field(ge=0)
     effective_from: date
     repeated: bool = False
+
+
+class DeviceInstalled(PersonEvent):
+    """A monitoring device (智能监测设备) is installed for an elder (``resident_id``), newly or moved from another
+    elder's home: from ``installed_on`` its alarms open follow-up tasks for ``community``. The monitoring platform
+    (a department system) learns from it that eldercare knows the device and whose home it watches."""
+
+    type_name = "civic.eldercare.device-installed.v1"
+
+    device_id: str = Field(description="the platform's id of the device")
+    kind: str = Field(description="smoke_detector | gas_detector | fall_sensor | emergency_button | door_sensor")
+    installed_on: date
+    region_code: str = Field(pattern=r"^[0-9]{6}$")
+    community: str
+
+
+class DeviceRetired(PersonEvent):
+    """A monitoring device was collected or broke: from ``retired_on`` eldercare refuses its alarms, so the
+    platform should stop watching it. ``resident_id`` is the elder it was last installed for."""
+
+    type_name = "civic.eldercare.device-retired.v1"
+
+    device_id: str
+    kind: str
+    retired_on: date
+    reason: str

@@ -4,6 +4,8 @@ answer) gets the task the first one opened, never a second task."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
@@ -15,12 +17,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from civic.app import SessionDep
 from civic.auth import Principal, Role, caseworker_of, require
 from civic.db import table_of
-from civic.problems import Conflict, NotFound
+from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, shown_id
 from services.eldercare.community_models import FollowUpTask, TaskStatus
 from services.eldercare.community_schemas import AlarmRaised, TaskClose, TaskPublic
+from services.eldercare.device_models import MonitoringDevice
+from services.eldercare.devices import history_of
 from services.eldercare.models import Elder, now
+from services.eldercare.schedule import CHINA
 
 router = APIRouter(tags=["alarms and follow-up tasks"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
@@ -30,10 +35,10 @@ AlarmSender = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.CASEWOR
 
 def task_public(t: FollowUpTask, who: Principal) -> TaskPublic:
     return TaskPublic(
-        id=t.id, alarm_id=t.alarm_id, device_id=t.device_id, resident_id=shown_id(t.resident_id, who), alarm=t.alarm,
-        raised_at=t.raised_at, detail=t.detail, region_code=t.region_code, community=t.community, status=t.status,
-        opened_at=t.opened_at, acknowledged_at=t.acknowledged_at, acknowledged_by=t.acknowledged_by,
-        closed_at=t.closed_at, closed_by=t.closed_by, outcome=t.outcome,
+        id=t.id, alarm_id=t.alarm_id, device_id=t.device_id or None, resident_id=shown_id(t.resident_id, who),
+        alarm=t.alarm, raised_at=t.raised_at, detail=t.detail, region_code=t.region_code, community=t.community,
+        elder_deceased=t.elder_deceased, status=t.status, opened_at=t.opened_at, acknowledged_at=t.acknowledged_at,
+        acknowledged_by=t.acknowledged_by, closed_at=t.closed_at, closed_by=t.closed_by, outcome=t.outcome,
     )  # fmt: skip
 
 
@@ -41,16 +46,68 @@ async def task_of_alarm(session: AsyncSession, alarm_id: str) -> FollowUpTask | 
     return (await session.exec(select(FollowUpTask).where(FollowUpTask.alarm_id == alarm_id))).first()
 
 
+@dataclass(frozen=True)
+class Whose:
+    """Whom an alarm concerns, and where someone has to go."""
+
+    resident_id: str
+    device_id: str
+    region_code: str
+    community: str
+
+
+def one_source(body: AlarmRaised) -> None:
+    if body.device_id is None and body.resident_id is None:
+        raise Problem(422, "device-or-resident", "Name the device or the resident",
+                      "an alarm names the device that raised it (or, phoned in, the resident)", field="device_id")  # fmt: skip
+    if body.device_id is not None and body.resident_id is not None:
+        raise Problem(422, "device-or-resident", "Name the device or the resident, not both",
+                      "the registry says whose home a device is in: drop resident_id", field="resident_id")  # fmt: skip
+
+
+async def whose_device(session: AsyncSession, device_id: str, raised_at: datetime) -> Whose:
+    """The elder the device was installed for on the alarm's day (in the elders' calendar): a late alarm goes to
+    the home the device was in when it rang, not where it is now. A device never registered, not installed yet
+    or retired by then: refused, nothing written (the platform has a device eldercare does not watch)."""
+    if await session.get(MonitoringDevice, device_id) is None:
+        raise Problem(422, "device-unknown", "No such device in the registry",
+                      "a caseworker must register the device for the elder it watches", field="device_id")  # fmt: skip
+    history = await history_of(session, device_id)
+    spans = [rules.Installation(h.resident_id, h.installed_on, h.removed_on) for h in history]
+    try:
+        span = rules.installation_on(spans, raised_at.astimezone(CHINA).date())
+    except rules.DeviceNotInstalled as exc:
+        kind = "device-retired" if exc.retired else "device-not-installed"
+        raise Problem(422, kind, "The device watched nobody when the alarm was raised", str(exc),
+                      field="device_id") from exc  # fmt: skip
+    placed = history[spans.index(span)]
+    return Whose(placed.resident_id, device_id, placed.region_code, placed.community)
+
+
 @router.post("/alarms", status_code=status.HTTP_201_CREATED)
 async def raise_alarm(body: AlarmRaised, response: Response, session: SessionDep, who: AlarmSender) -> TaskPublic:
     """An alarm opens a follow-up task for the elder's community (201); the same alarm again answers with the task
-    it opened (200). An alarm about someone eldercare does not know yet is still taken: no alarm is dropped."""
+    it opened (200), even if the device has been moved or retired since.
+
+    An alarm from a device whose elder has died is still taken, and the task says ``elder_deceased``: the device
+    hangs in a home where a spouse or a relative may still live (a smoke or gas alarm there is a fire all the
+    same), and it is a caseworker, not the platform, who can tell a false alarm from a real one and who must have
+    the device collected. Refusing it would tell nobody. An alarm named by resident about someone eldercare does
+    not know yet is taken too: no alarm is dropped."""
+    one_source(body)
     known = await task_of_alarm(session, body.alarm_id)
     if known is None:
-        elder = await session.get(Elder, body.resident_id)
-        task = FollowUpTask(alarm_id=body.alarm_id, device_id=body.device_id, resident_id=body.resident_id,
+        if body.device_id is not None:
+            whose = await whose_device(session, body.device_id, body.raised_at)
+            elder = await session.get(Elder, whose.resident_id)
+        else:
+            assert body.resident_id is not None
+            elder = await session.get(Elder, body.resident_id)
+            whose = Whose(body.resident_id, "", elder.region_code if elder else "", elder.community if elder else "")
+        deceased = elder is not None and elder.died_on is not None
+        task = FollowUpTask(alarm_id=body.alarm_id, device_id=whose.device_id, resident_id=whose.resident_id,
                             alarm=body.alarm, raised_at=body.raised_at, detail=body.detail,
-                            region_code=elder.region_code if elder else "", community=elder.community if elder else "",
+                            region_code=whose.region_code, community=whose.community, elder_deceased=deceased,
                             reported_by=who.subject)  # fmt: skip
         session.add(task)
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Table, UniqueConstraint
+from sqlalchemy import CheckConstraint, Table, UniqueConstraint, false
 from sqlmodel import Field as Column
 
 from civic.db import table_of
@@ -44,7 +44,7 @@ class FollowUpTask(ElderTable, table=True):
 
     id: str = Column(default_factory=new_id, primary_key=True)
     alarm_id: str = Column(max_length=64, unique=True)
-    device_id: str = Column(max_length=64)
+    device_id: str = Column(max_length=64)  # "" for an alarm phoned in (12349) about a person, with no device
     resident_id: str = Column(max_length=18, index=True)
     alarm: str = Column(max_length=20)  # fall | sos | smoke | gas | water | inactivity | vital_signs
     raised_at: datetime
@@ -54,6 +54,9 @@ class FollowUpTask(ElderTable, table=True):
     status: str = Column(default=TaskStatus.OPEN, max_length=20, index=True)
     opened_at: datetime = Column(default_factory=now)
     reported_by: str = Column(max_length=100)
+    # The elder's death was registered when the alarm came: the task is still opened (see ``alarms.raise_alarm``)
+    # and says so, because whoever goes there will not find the elder.
+    elder_deceased: bool = Column(default=False, sa_column_kwargs={"server_default": false()})
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = Column(default=None, max_length=100)
     closed_at: datetime | None = None

@@ -41,12 +41,13 @@ class OverdueVisit(BaseModel):
 
 
 class AlarmRaised(Request):
-    """An alarm as a monitoring device's platform sends it; ``alarm_id`` is the device's own id for the alarm, so a
-    resend is recognised."""
+    """An alarm. The monitoring platform names the device (it does not know who lives where: the registry does); a
+    caseworker entering an alarm phoned in (12349) names the resident. Exactly one of the two. ``alarm_id`` is the
+    sender's own id for the alarm, so a resend is recognised."""
 
     alarm_id: str = Field(min_length=1, max_length=64)
-    device_id: str = Field(min_length=1, max_length=64)
-    resident_id: ResidentId
+    device_id: str | None = Field(default=None, min_length=1, max_length=64, description="a registered device")
+    resident_id: ResidentId | None = Field(default=None, description="when no device raised it (a phone call)")
     alarm: Literal["fall", "sos", "smoke", "gas", "water", "inactivity", "vital_signs"]
     raised_at: AwareDatetime
     detail: str = Field(default="", max_length=500)
@@ -59,13 +60,14 @@ class TaskClose(Request):
 class TaskPublic(BaseModel):
     id: str
     alarm_id: str
-    device_id: str
+    device_id: str | None = Field(description="the device that raised it; null for an alarm phoned in")
     resident_id: str
     alarm: str
     raised_at: datetime
     detail: str
     region_code: str
     community: str
+    elder_deceased: bool = Field(description="the elder's death was registered when the alarm came")
     status: str
     opened_at: datetime
     acknowledged_at: datetime | None

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.bus import HandlerContext, Handlers
 from civic.db import table_of
@@ -24,6 +25,7 @@ from contracts.eldercare import (
 from contracts.funeral import DeathRegistered, DeathRevoked
 from contracts.placenames import DoorPlateChanged, RoadRenamed
 from services.eldercare import grants, rules
+from services.eldercare.device_models import MonitoringDevice
 from services.eldercare.models import (
     Admission,
     AdmissionStatus,
@@ -37,6 +39,7 @@ from services.eldercare.models import (
     ServiceStatus,
 )
 from services.eldercare.policy_store import current_policy
+from services.eldercare.rules import DeviceStatus
 
 ACTOR = "eldercare (automatic)"
 
@@ -79,6 +82,7 @@ async def end_care_of_deceased(event: DeathRegistered, ctx: HandlerContext) -> N
             service.cancelled_by_death = event.registration_id
             session.add(service)
             services.append(service.id)
+        await mark_devices_of_deceased(session, event.resident_id, event.registration_id)
     await ctx.publish(CareOfDeceasedEnded(
         resident_id=event.resident_id, death_registration_id=event.registration_id, stopped_from=stopped_from,
         allowances=ended, released_admission_id=released.id if released else None,
@@ -137,11 +141,31 @@ async def restore_care_of_revoked_death(event: DeathRevoked, ctx: HandlerContext
             service.status, service.ended_on, service.cancelled_by_death = ServiceStatus.ACTIVE, None, None
             session.add(service)
             services.append(service.id)
+        await unmark_devices_of_revoked_death(session, event.registration_id)
     await ctx.publish(CareOfDeceasedRestored(
         resident_id=event.resident_id, death_registration_id=event.registration_id, allowances=restored,
         back_pay=from_fen(back_pay), back_pay_months=sorted(months), restored_admission_id=admission_id,
         bed_restored=bed_restored, restored_services=services,
     ))  # fmt: skip
+
+
+async def mark_devices_of_deceased(session: AsyncSession, resident_id: str, registration_id: str) -> None:
+    """The deceased's monitoring devices become due for removal, not retired: they are still on the walls, and a
+    smoke or gas detector keeps protecting whoever lives there (its alarms are still taken, flagged), until a
+    caseworker has them collected (retire) or gives them to a surviving elder of the household (move)."""
+    devices = table_of(MonitoringDevice)
+    await session.execute(update(devices).where(devices.c.resident_id == resident_id,
+                                                devices.c.status == DeviceStatus.INSTALLED)
+                          .values(status=DeviceStatus.REMOVAL_DUE, removal_due_by_death=registration_id))  # fmt: skip
+
+
+async def unmark_devices_of_revoked_death(session: AsyncSession, registration_id: str) -> None:
+    """Only what the death marked and nobody has changed since goes back: a device collected or given to someone
+    else meanwhile stays where the caseworker put it (moving or retiring clears the mark)."""
+    devices = table_of(MonitoringDevice)
+    await session.execute(update(devices).where(devices.c.removal_due_by_death == registration_id,
+                                                devices.c.status == DeviceStatus.REMOVAL_DUE)
+                          .values(status=DeviceStatus.INSTALLED, removal_due_by_death=None))  # fmt: skip
 
 
 def _case_cause(case_id: str) -> str:

@@ -12,6 +12,7 @@ from services.eldercare import (
     alarms,
     allowance_api,
     assessments,
+    devices,
     elders,
     home_services,
     institutions,
@@ -19,6 +20,7 @@ from services.eldercare import (
     visits,
 )
 from services.eldercare.community_models import COMMUNITY_TABLES
+from services.eldercare.device_models import DEVICE_TABLES
 from services.eldercare.handlers import HANDLERS
 from services.eldercare.models import TABLES
 from services.eldercare.policy_store import policy_loaded
@@ -36,10 +38,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             institutions.router,
             home_services.router,
             visits.router,
+            devices.router,
             alarms.router,
             time_bank.router,
         ],
-        tables=[*TABLES, *COMMUNITY_TABLES],
+        tables=[*TABLES, *COMMUNITY_TABLES, *DEVICE_TABLES],
         migrations_dir=versions_of(__file__),
         handlers=HANDLERS,
         resources=[policy_loaded, birthday_job],  # the policy first: the job reads it

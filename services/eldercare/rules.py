@@ -393,3 +393,70 @@ def check_home_care_bed(level: str | None, assessed_on: date | None, reassess_by
                           f"{reassess_by.isoformat()}: reassess first")  # fmt: skip
     if LEVEL_ORDER.index(Level(level)) < LEVEL_ORDER.index(Level(min_level)):
         raise NotEligible(f"a home care bed is for {min_level} impairment or worse; the assessment found {level}")
+
+
+class DeviceKind(StrEnum):
+    """Monitoring devices (智能监测设备) installed in elders' homes."""
+
+    SMOKE_DETECTOR = "smoke_detector"  # 烟感
+    GAS_DETECTOR = "gas_detector"  # 燃气报警器
+    FALL_SENSOR = "fall_sensor"  # 跌倒监测 (radar, wearable)
+    EMERGENCY_BUTTON = "emergency_button"  # 一键呼叫
+    DOOR_SENSOR = "door_sensor"  # 门磁: no opening for a long time raises an inactivity alarm
+
+
+class DeviceStatus(StrEnum):
+    INSTALLED = "installed"
+    # The elder's death is registered; the device still hangs in the home (a smoke detector keeps protecting
+    # whoever lives there) until a caseworker has it collected (retire) or gives it to someone else (move).
+    REMOVAL_DUE = "removal_due"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class Installation:
+    """One span of a device at one elder's: from ``installed_on`` up to, not including, ``removed_on``."""
+
+    resident_id: str
+    installed_on: date
+    removed_on: date | None
+
+
+class DeviceNotInstalled(ValueError):
+    """The device was installed for nobody on the day asked (before its first installation, or retired)."""
+
+    def __init__(self, reason: str, retired: bool) -> None:
+        super().__init__(reason)
+        self.retired = retired
+
+
+def installation_on(installations: Iterable[Installation], on: date) -> Installation:
+    """The installation in force on ``on``. A device moved on a day belongs to the new elder that whole day (the
+    spans are half-open), so a day never has two elders; a move and its undoing on the same day leave an empty
+    span that matches no day."""
+    spans = sorted(installations, key=lambda i: i.installed_on)
+    for span in reversed(spans):
+        if span.installed_on <= on and (span.removed_on is None or on < span.removed_on):
+            return span
+    if not spans or on < spans[0].installed_on:
+        raise DeviceNotInstalled(f"the device was not installed yet on {on.isoformat()}", retired=False)
+    if all(s.removed_on is not None and s.removed_on <= on for s in spans):
+        last = max(s.removed_on for s in spans if s.removed_on is not None)
+        raise DeviceNotInstalled(f"the device was retired on {last.isoformat()}", retired=True)
+    raise DeviceNotInstalled(f"the device was installed for nobody on {on.isoformat()}", retired=False)
+
+
+class DeviceChangeError(ValueError):
+    pass
+
+
+def check_device_change(current: Installation, on: date, today: date, new_resident: str | None = None) -> None:
+    """A move or retirement: dated on or after the present installation began and not in the future; a move goes
+    to another elder."""
+    if on > today:
+        raise DeviceChangeError(f"{on.isoformat()} is in the future")
+    if on < current.installed_on:
+        raise DeviceChangeError(f"the device was installed where it is on {current.installed_on.isoformat()}, "
+                                f"after {on.isoformat()}")  # fmt: skip
+    if new_resident is not None and new_resident == current.resident_id:
+        raise DeviceChangeError("the device is already installed for this elder")

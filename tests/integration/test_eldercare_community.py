@@ -83,9 +83,13 @@ async def test_an_alarm_opens_one_follow_up_task_which_is_acknowledged_then_clos
     async with eldercare(broker, tmp_path) as ec:
         await ec.register(elder, community="鲸园街道戚家庄社区")
         platform = identity_headers(Principal(subject="5g-monitoring", role=Role.DEPARTMENT), ec.settings)
+        radar = f"radar-{uuid.uuid4().hex[:8]}"
+        installed = await ec.api.post("/devices", headers=ec.cw, json={
+            "device_id": radar, "kind": "fall_sensor", "resident_id": elder, "installed_on": "2026-01-05"})  # fmt: skip
+        assert installed.status_code == 201, installed.text
 
         def alarm(alarm_id: str, kind: str = "fall") -> dict[str, str]:
-            return {"alarm_id": alarm_id, "device_id": "radar-0042", "resident_id": elder, "alarm": kind,
+            return {"alarm_id": alarm_id, "device_id": radar, "alarm": kind,
                     "raised_at": datetime.now(UTC).isoformat(), "detail": "卫生间跌倒"}  # fmt: skip
 
         opened = await ec.api.post("/alarms", json=alarm(first_alarm), headers=platform)
@@ -122,8 +126,13 @@ async def test_an_alarm_opens_one_follow_up_task_which_is_acknowledged_then_clos
         citizen = await ec.api.post("/alarms", json=alarm(f"a-{uuid.uuid4().hex[:8]}"), headers=ec.citizen(elder))
         assert citizen.status_code == 403
         assert (await ec.api.get("/tasks", headers=ec.citizen(elder))).status_code == 403
-        bad = await ec.api.post("/alarms", json={**alarm("a-x"), "resident_id": "371002193806060000"},
-                                headers=platform)  # fmt: skip
+        phoned_in = {**alarm(f"a-{uuid.uuid4().hex[:8]}", "sos"), "resident_id": elder}
+        del phoned_in["device_id"]
+        by_phone = await ec.api.post("/alarms", json=phoned_in, headers=ec.cw)
+        assert by_phone.status_code == 201 and by_phone.json()["device_id"] is None, "12349: the resident named"
+        assert by_phone.json()["community"] == "鲸园街道戚家庄社区"
+        bad = await ec.api.post("/alarms", json={**phoned_in, "alarm_id": "a-x", "resident_id": "371002193806060000"},
+                                headers=ec.cw)  # fmt: skip
         assert bad.status_code == 422 and bad.json()["field"] == "resident_id"
 
 

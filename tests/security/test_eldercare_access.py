@@ -25,10 +25,14 @@ async def test_the_home_and_community_services_authorization_matrix(broker: Embe
         service = (await ec.api.post("/home-services", headers=ec.cw, json={
             "resident_id": elder, "service": "meal_assistance", "started_on": "2026-11-01"})).json()  # fmt: skip
 
+        device = (await ec.api.post("/devices", headers=ec.cw, json={
+            "device_id": "sec-button-1", "kind": "emergency_button", "resident_id": elder,
+            "installed_on": "2026-10-01"})).json()["device_id"]  # fmt: skip
+
         def as_role(role: Role, domain: str | None = None) -> dict[str, str]:
             return identity_headers(Principal(subject=f"{role.value}-1", role=role, domain=domain), ec.settings)
 
-        alarm = {"alarm_id": "sec-1", "device_id": "d-1", "resident_id": elder, "alarm": "sos",
+        alarm = {"alarm_id": "sec-1", "resident_id": elder, "alarm": "sos",
                  "raised_at": datetime.now(UTC).isoformat()}  # fmt: skip
         writes = [
             ("POST", f"/time-bank/{elder}/earnings", {"hours": "5", "service": "x", "on": "2026-11-02"}),
@@ -37,6 +41,13 @@ async def test_the_home_and_community_services_authorization_matrix(broker: Embe
             ("POST", "/home-services", {"resident_id": elder, "service": "day_care", "started_on": "2026-11-02"}),
             ("POST", f"/home-services/{service['id']}/end", {"ended_on": "2026-11-02", "reason": "x"}),
             ("POST", "/alarms", alarm),
+            (
+                "POST",
+                "/devices",
+                {"device_id": "sec-2", "kind": "door_sensor", "resident_id": elder, "installed_on": "2026-10-02"},
+            ),
+            ("POST", f"/devices/{device}/move", {"resident_id": stranger, "moved_on": "2026-10-03"}),
+            ("POST", f"/devices/{device}/retire", {"retired_on": "2026-10-03", "reason": "x"}),
         ]
         for method, path, body in writes:
             assert (await ec.api.request(method, path, json=body)).status_code == 401, path
@@ -48,7 +59,14 @@ async def test_the_home_and_community_services_authorization_matrix(broker: Embe
                 response = await ec.api.request(method, path, json=body, headers=who)
                 assert response.status_code == 403, (path, response.status_code, response.text)
 
-        own = [f"/time-bank/{elder}", f"/elders/{elder}/visits", f"/elders/{elder}/home-services", f"/elders/{elder}"]
+        own = [
+            f"/time-bank/{elder}",
+            f"/elders/{elder}/visits",
+            f"/elders/{elder}/home-services",
+            f"/elders/{elder}",
+            f"/elders/{elder}/devices",
+            f"/devices/{device}",
+        ]
         for path in own:
             assert (await ec.api.get(path, headers=ec.citizen(elder))).status_code == 200, path
             theirs = await ec.api.get(path, headers=ec.citizen(stranger))
@@ -56,6 +74,8 @@ async def test_the_home_and_community_services_authorization_matrix(broker: Embe
             audited = await ec.api.get(path, headers=as_role(Role.AUDITOR))
             assert audited.status_code == 200 and elder not in audited.text and mask(elder) in audited.text, path
         assert (await ec.api.get("/tasks", headers=as_role(Role.AUDITOR))).status_code == 403
+        for who in (as_role(Role.AUDITOR), ec.citizen(elder), as_role(Role.DEPARTMENT)):
+            assert (await ec.api.get("/devices", headers=who)).status_code == 403, "the registry is the caseworkers'"
 
         account = (await ec.api.get(f"/time-bank/{elder}", headers=ec.cw)).json()
         assert account["balance"] == "1.00" and len(account["entries"]) == 1, "nothing the others tried was written"
@@ -63,3 +83,5 @@ async def test_the_home_and_community_services_authorization_matrix(broker: Embe
             == ["meal_assistance"]  # fmt: skip
         assert len((await ec.api.get(f"/elders/{elder}/visits", headers=ec.cw)).json()) == 1
         assert (await ec.api.get("/tasks", headers=ec.cw)).json() == []
+        devices = (await ec.api.get("/devices", headers=ec.cw)).json()
+        assert [(d["device_id"], d["status"], len(d["history"])) for d in devices] == [(device, "installed", 1)]
