@@ -19,9 +19,11 @@ import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 from fastapi import FastAPI
 from sqlalchemy import func
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,6 +74,24 @@ async def recalculate(
         return await _recalculate(sessions, outbox, region_code, effective_from, chunk=chunk, max_cases=max_cases)
 
 
+class CaseRow(NamedTuple):
+    """The columns of a case the job reads (plain rows: a million ORM objects cost more than the rest)."""
+
+    id: str
+    benefit: str
+    resident_id: str
+    region_code: str
+    household_id: str
+    setting: str | None
+    child_category: str | None
+
+
+# Assessments of household benefits by their means (the policy and the date are the job's): households with the
+# same means, common in a city's records, are assessed once. Emptied when this large, so memory stays flat.
+MEMO_LIMIT = 100_000
+Outcome = tuple[int, str] | None  # (amount in fen, the reason's last line) if eligible and assessable
+
+
 async def _recalculate(
     sessions: async_sessionmaker[AsyncSession], outbox: Outbox, region_code: str, effective_from: date, *,
     chunk: int, max_cases: int | None,
@@ -87,60 +107,86 @@ async def _recalculate(
         await session.commit()
         policy = await current_policy(session)
     examined = changed = 0
+    cases_table = table_of(Case)
+    in_region: dict[str, bool] = {}
+    memo: dict[tuple[str, rules.Means], Outcome] = {}
     while max_cases is None or examined < max_cases:
         async with sessions() as session:
             job = await session.get(RecalculationJob, job_id)
             assert job is not None
             size = chunk if max_cases is None else min(chunk, max_cases - examined)
+            c = cases_table.c
+            conn = await session.connection()
             # Suspended cases too: reinstated, they are paid at the amount in force.
-            cases = list((await session.exec(
-                select(Case).where(col(Case.status).in_(list(OPEN)), col(Case.household_id).is_not(None),
-                                   Case.id > job.cursor).order_by(col(Case.id)).limit(size)
-            )).all())  # fmt: skip
+            cases = [CaseRow(*row) for row in (await conn.execute(
+                core_select(c.id, c.benefit, c.resident_id, c.region_code, c.household_id, c.setting, c.child_category)
+                .where(c.status.in_(list(OPEN)), c.household_id.is_not(None), c.id > job.cursor)
+                .order_by(c.id).limit(size)
+            )).all()]  # fmt: skip
             if not cases:
                 job.finished_at = datetime.now(UTC)
                 session.add(job)
                 await session.commit()
                 return JobResult(examined, changed, True, job_id)
-            mine = [c for c in cases if covered(region_code, c.region_code)]
-            changed_here = await recalculate_chunk(session, outbox, mine, policy, effective_from, job_id)
+            for case in cases:
+                if case.region_code not in in_region:
+                    in_region[case.region_code] = covered(region_code, case.region_code)
+            mine = [case for case in cases if in_region[case.region_code]]
+            if len(memo) > MEMO_LIMIT:
+                memo.clear()
+            changed_here = await recalculate_chunk(session, outbox, mine, policy, effective_from, job_id,
+                                                   after=job.cursor, upto=cases[-1].id, memo=memo)  # fmt: skip
             changed += changed_here
             examined += len(cases)
             job.cursor, job.examined, job.changed = cases[-1].id, job.examined + len(cases), job.changed + changed_here
             session.add(job)
             await session.commit()
+        if changed_here:
+            outbox.committed.set()  # the events are in: wake the relay (Outbox.add's hook, for the bulk path)
     return JobResult(examined, changed, False, job_id)
 
 
 async def recalculate_chunk(
-    session: AsyncSession, outbox: Outbox, cases: list[Case], policy: rules.Policy, effective_from: date, job_id: str
-) -> int:
-    """Reassess a chunk of cases; only those whose amount changes cost more than the chunk's few reads."""
-    ids = [c.id for c in cases]
-    households = await facts.households(session, [c.household_id for c in cases if c.household_id])
+    session: AsyncSession, outbox: Outbox, cases: list[CaseRow], policy: rules.Policy, effective_from: date,
+    job_id: str, *, after: str, upto: str, memo: dict[tuple[str, rules.Means], Outcome],
+) -> int:  # fmt: skip
+    """Reassess a chunk of cases (ids in (``after``, ``upto``]); only those whose amount changes cost more than
+    the chunk's few reads, all made by id range rather than by lists of ids."""
+    conn = await session.connection()
+    c, amounts, payments = table_of(Case).c, table_of(BenefitAmount), table_of(Payment)
+    in_chunk = core_select(c.household_id).where(c.id > after, c.id <= upto)
+    household_kinds = {str(k) for k in rules.HOUSEHOLD_BENEFITS}
+    means = await facts.means(conn, in_chunk, effective_from)
+    others = [case.household_id for case in cases if case.benefit not in household_kinds]
+    households = await facts.households(session, others) if others else {}
     schedules: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    amounts = table_of(BenefitAmount)
-    rows = await (await session.connection()).execute(
-        select(amounts.c.case_id, amounts.c.effective_from, amounts.c.amount_fen).where(amounts.c.case_id.in_(ids))
-    )
+    rows = await conn.execute(core_select(amounts.c.case_id, amounts.c.effective_from, amounts.c.amount_fen)
+                              .where(amounts.c.case_id > after, amounts.c.case_id <= upto))  # fmt: skip
     for case_id, entry_from, amount_fen in rows.all():
         schedules[case_id].append((entry_from, amount_fen))
-    last_paid = dict(
-        (await session.exec(
-            select(Payment.case_id, func.max(Payment.month)).where(col(Payment.case_id).in_(ids))
-            .group_by(col(Payment.case_id))
-        )).all()
-    )  # fmt: skip
+    last_paid: dict[str, date] = dict((await conn.execute(
+        core_select(payments.c.case_id, func.max(payments.c.month))
+        .where(payments.c.case_id > after, payments.c.case_id <= upto).group_by(payments.c.case_id)
+    )).all())  # fmt: skip
     changes: list[lifecycle.AmountChange] = []
     for case in cases:
-        assert case.household_id is not None
-        try:
-            result = facts.reassess(case, households[case.household_id], policy, effective_from)
-        except (rules.Refused, rules.MissingPolicy):
-            continue  # a case the new figures cannot assess is left for a caseworker's review
-        if not result.eligible:
-            continue  # no longer eligible: a review with 渐退, not a silent stop by a batch job
-        amount = to_fen(result.monthly_amount)
+        if case.benefit in household_kinds:
+            household_means = means.get(case.household_id)
+            if household_means is None:
+                continue  # no such household: a case for a caseworker
+            key = (case.benefit, household_means)
+            if key in memo:
+                outcome = memo[key]
+            else:
+                outcome = memo[key] = _outcome(case, household_means, policy, effective_from)
+        else:
+            household = households.get(case.household_id)
+            if household is None:
+                continue
+            outcome = _outcome(case, household, policy, effective_from)
+        if outcome is None:
+            continue
+        amount, reason = outcome
         entries = schedules[case.id]
         previous = rules.amount_in_force(entries, effective_from)
         if previous == amount:
@@ -152,17 +198,32 @@ async def recalculate_chunk(
             if rules.amount_in_force(entries, start) == amount:
                 continue
         changes.append(lifecycle.AmountChange(
-            case=case, effective_from=start, amount_fen=amount,
-            previous=rules.amount_in_force(entries, start), entry_exists=any(e == start for e, _ in entries),
-            latest=all(e <= start for e, _ in entries),
-            reason=f"new standard from {effective_from}: {result.reasons[-1]}",
+            case=lifecycle.CaseRef(case.id, case.resident_id, case.benefit, case.household_id),
+            effective_from=start, amount_fen=amount, previous=rules.amount_in_force(entries, start),
+            entry_exists=any(e == start for e, _ in entries), latest=all(e <= start for e, _ in entries),
+            reason=reason,
         ))  # fmt: skip
     await lifecycle.set_amounts(session, outbox, changes, actor=ACTOR, cause=f"policy {job_id}")
     for change in changes:
         paid_until = last_paid.get(change.case.id)
         if paid_until is not None and paid_until >= change.effective_from:
-            await lifecycle.pay_back(session, outbox, change.case, change.effective_from)  # a rise: the difference
+            case_now = await session.get(Case, change.case.id)  # a rise: the difference, for the months paid
+            assert case_now is not None
+            await lifecycle.pay_back(session, outbox, case_now, change.effective_from)
     return len(changes)
+
+
+def _outcome(case: CaseRow, facts_of: rules.Means | rules.Household, policy: rules.Policy, on: date) -> Outcome:
+    try:
+        if isinstance(facts_of, rules.Means):
+            result = rules.assess_household(facts.claim_of(case), facts_of, policy, on)
+        else:
+            result = facts.reassess(case, facts_of, policy, on)
+    except (rules.Refused, rules.MissingPolicy):
+        return None  # a case the new figures cannot assess is left for a caseworker's review
+    if not result.eligible:
+        return None  # no longer eligible: a review with 渐退, not a silent stop by a batch job
+    return to_fen(result.monthly_amount), f"new standard from {on}: {result.reasons[-1]}"
 
 
 async def due_recalculations(session: AsyncSession, today: date) -> list[tuple[str, date]]:

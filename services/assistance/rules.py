@@ -208,7 +208,12 @@ class Member:
     died_on: date | None = None
 
     def alive_for(self, month: date) -> bool:
-        return self.died_on is None or benefit_stops_after_death(self.died_on) > month
+        return counted_in(self.died_on, month)
+
+
+def counted_in(died_on: date | None, on: date) -> bool:
+    """Whether a member who died on ``died_on`` (None: alive) still counts in the household on ``on``."""
+    return died_on is None or benefit_stops_after_death(died_on) > month_start(on)
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,45 @@ class Household:
 
     def counted(self, on: date) -> tuple[Member, ...]:
         return tuple(m for m in self.members if m.alive_for(month_start(on)))
+
+
+@dataclass(frozen=True)
+class Means:
+    """All that a household benefit (低保, 低保边缘) depends on besides the policy and the date: where the household
+    lives, how many members count, and its money (yuan per month; assets as a total value). Who the members are
+    does not matter, so two households with equal means get the same assessment — a batch assesses each distinct
+    means once (``assess_household``), and ``assess`` goes through the same function.
+    """
+
+    region_code: str
+    area: Area
+    counted: int
+    gross: Decimal
+    deducted: Decimal
+    assets: Decimal
+
+    @staticmethod
+    def of_fen(region_code: str, area: Area, counted: int, gross: int, deducted: int, assets: int) -> Means:
+        """From sums in integer fen (as a batch reads them), equal, text included, to ``means_of`` the members."""
+        return Means(region_code, area, counted, _yuan(gross), _yuan(deducted), _yuan(assets))
+
+    @property
+    def net(self) -> Decimal:
+        return max(self.gross - self.deducted, ZERO)
+
+    @property
+    def per_capita(self) -> Decimal:
+        return (self.net / self.counted).quantize(CENT, ROUND_HALF_UP) if self.counted else ZERO
+
+
+def _yuan(fen: int) -> Decimal:
+    return Decimal(fen).scaleb(-2)
+
+
+def means_of(household: Household, on: date) -> Means:
+    gross, deducted, _ = net_income(household, on)
+    assets = sum((a.monthly for a in household.assets), ZERO)
+    return Means(household.region_code, household.area, len(household.counted(on)), gross, deducted, assets)
 
 
 @dataclass(frozen=True)
@@ -300,11 +344,10 @@ def net_income(household: Household, on: date, only: str | None = None) -> tuple
     return gross, deducted, max(gross - deducted, ZERO)
 
 
-def _assets_within_limit(x: _Explainer, standard: Decimal, members: int) -> bool:
+def _assets_within_limit(x: _Explainer, standard: Decimal, members: int, total: Decimal) -> bool:
     months_of_standard = x.opt("dibao_asset_limit_months")
     if months_of_standard is None:
         return True
-    total = sum((a.monthly for a in x.household.assets), ZERO)
     limit = (months_of_standard * standard * members).quantize(CENT)
     within = total <= limit
     x.reasons.append(
@@ -330,39 +373,19 @@ def assess(claim: Claim, household: Household, policy: Policy, on: date) -> Asse
 
     Raises ``MissingPolicy`` when the region has no figure for the benefit, ``Refused`` for a malformed claim.
     """
+    if claim.benefit in HOUSEHOLD_BENEFITS:
+        return assess_household(claim, means_of(household, on), policy, on)
     x = _Explainer(policy, household, on)
     counted = household.counted(on)
     n = len(counted)
-    if claim.benefit in HOUSEHOLD_BENEFITS or claim.benefit is BenefitKind.DIBAO_SINGLE:
-        standard = x.fig("dibao_standard")
-        gross, deducted, net = net_income(household, on)
-        per_capita = (net / n).quantize(CENT, ROUND_HALF_UP) if n else ZERO
-        x.reasons.append(
-            f"household of {n} counted members: income {gross.quantize(CENT)} − deductions {deducted.quantize(CENT)}"
-            f" = {net.quantize(CENT)} yuan/month, {per_capita} per person"
-        )
+    if claim.benefit is BenefitKind.DIBAO_SINGLE:
+        means = means_of(household, on)
+        standard = _means_explained(x, means)
+        net, per_capita = means.net, means.per_capita
         if n == 0:
             return x.done(claim, False, ZERO, "no living member is counted")
-        if claim.benefit is BenefitKind.DIBAO:
-            if not _assets_within_limit(x, standard, n):
-                return x.done(claim, False, ZERO, "not eligible: assets above the limit")
-            if net >= standard * n:
-                return x.done(claim, False, ZERO, f"not eligible: {per_capita} per person is not below {standard}")
-            amount = standard * n - net  # = (standard − per-capita) × members, without rounding per capita
-            return x.done(claim, True, amount, f"低保 = ({standard} − {per_capita}) × {n} = {amount.quantize(CENT)}")
         k = x.fig("marginal_low_income_factor")
         line = (k * standard).quantize(CENT)
-        if claim.benefit is BenefitKind.DIBAO_EDGE:
-            if not _assets_within_limit(x, standard, n):
-                return x.done(claim, False, ZERO, "not eligible: assets above the limit")
-            eligible = standard * n <= net < line * n
-            return x.done(
-                claim,
-                eligible,
-                ZERO,
-                f"低保边缘: {per_capita} per person {'is' if eligible else 'is not'} in [{standard}, {line})"
-                " (no monthly cash; opens medical, education and housing assistance)",
-            )
         # 单人户: the member is covered alone, the household's means only gate it
         member = _member(household, claim, on)
         adult = age_on(member.born, on) >= 18
@@ -401,6 +424,46 @@ def assess(claim: Claim, household: Household, policy: Policy, on: date) -> Asse
         return x.done(claim, False, ZERO, "not eligible: the household is not low-income")
     amount = x.fig("disability_living_allowance")
     return x.done(claim, True, amount, f"living allowance for a disabled person in a low-income household = {amount}")
+
+
+def _means_explained(x: _Explainer, means: Means) -> Decimal:
+    """The standard, and the household's income as the reasons state it (the start of every 低保-type decision)."""
+    standard = x.fig("dibao_standard")
+    x.reasons.append(
+        f"household of {means.counted} counted members: income {means.gross.quantize(CENT)} − deductions "
+        f"{means.deducted.quantize(CENT)} = {means.net.quantize(CENT)} yuan/month, {means.per_capita} per person"
+    )
+    return standard
+
+
+def assess_household(claim: Claim, means: Means, policy: Policy, on: date) -> Assessment:
+    """``assess`` of a household benefit (低保, 低保边缘), from the household's means only."""
+    if claim.benefit not in HOUSEHOLD_BENEFITS:
+        raise ValueError(f"{claim.benefit} depends on who the members are: use assess()")
+    x = _Explainer(policy, Household(means.region_code, means.area, ()), on)
+    standard = _means_explained(x, means)
+    n, net, per_capita = means.counted, means.net, means.per_capita
+    if n == 0:
+        return x.done(claim, False, ZERO, "no living member is counted")
+    if claim.benefit is BenefitKind.DIBAO:
+        if not _assets_within_limit(x, standard, n, means.assets):
+            return x.done(claim, False, ZERO, "not eligible: assets above the limit")
+        if net >= standard * n:
+            return x.done(claim, False, ZERO, f"not eligible: {per_capita} per person is not below {standard}")
+        amount = standard * n - net  # = (standard − per-capita) × members, without rounding per capita
+        return x.done(claim, True, amount, f"低保 = ({standard} − {per_capita}) × {n} = {amount.quantize(CENT)}")
+    k = x.fig("marginal_low_income_factor")
+    line = (k * standard).quantize(CENT)
+    if not _assets_within_limit(x, standard, n, means.assets):
+        return x.done(claim, False, ZERO, "not eligible: assets above the limit")
+    eligible = standard * n <= net < line * n
+    return x.done(
+        claim,
+        eligible,
+        ZERO,
+        f"低保边缘: {per_capita} per person {'is' if eligible else 'is not'} in [{standard}, {line})"
+        " (no monthly cash; opens medical, education and housing assistance)",
+    )
 
 
 def _tekun(x: _Explainer, claim: Claim, member: Member, age: int) -> Assessment:

@@ -1,0 +1,143 @@
+"""The recalculation's batch path against the real database (SQLite, or PostgreSQL with --database=postgresql):
+the means the database sums are the means of the households' facts, and every case ends at the amount
+``rules.assess`` gives it — household benefits through their means, personal ones through their members — with
+one BenefitChanged per changed case, cuts not reaching into paid months, and nothing on a second run."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from civic import db, migrations
+from civic.db import table_of
+from civic.money import to_fen
+from civic.outbox import OutboxRecord
+from services.assistance import facts, rules
+from services.assistance.main import build_app
+from services.assistance.models import (
+    BenefitAmount,
+    Case,
+    CaseChange,
+    Household,
+    HouseholdAsset,
+    HouseholdDeduction,
+    HouseholdIncome,
+    HouseholdMember,
+    Payment,
+    PaymentRun,
+)
+from services.assistance.policy_store import PolicyParameter, current_policy, fixture_parameters, load_fixture
+from services.assistance.recalc import recalculate
+from tests.factories import resident_id
+from tests.kit import settings_for
+
+EFFECTIVE = date(2026, 12, 1)
+# (benefit, incomes per member in fen, deductions, assets, members who died, months paid from EFFECTIVE on, amount now)
+SHAPES: list[tuple[str, list[int], list[int], list[int], list[date | None], int, int]] = [
+    ("dibao", [40_000, 40_000], [], [], [None, None], 0, 58_000),  # a rise: 580 → 700
+    ("dibao", [40_000, 40_000], [], [], [None, None], 2, 58_000),  # a rise, two months paid: back-pay for each
+    ("dibao", [40_000, 40_000], [], [], [None, None], 0, 70_000),  # already the new amount: untouched
+    ("dibao", [10_000, 0, 5_000], [3_000], [500_000], [None, None, date(2026, 9, 2)], 0, 100_000),  # one died
+    ("dibao", [70_000, 0], [], [], [None, None], 2, 20_000),  # 750×2 − 700 = 800: a rise over a paid month
+    ("dibao", [74_000], [], [], [None], 2, 90_000),  # a cut (10 yuan) with two months paid: from the third
+    ("dibao", [80_000], [], [], [None], 0, 5_000),  # no longer eligible: left for a review, not stopped
+    ("dibao", [40_000], [], [90_000_000], [None], 0, 35_000),  # assets above the limit: left for a review
+    ("dibao_edge", [80_000], [], [], [None], 0, 0),  # 低保边缘 pays nothing: no change
+    ("tekun", [], [], [], [None], 0, 90_000),  # personal: through the members, not the means
+]
+
+
+async def seeded(sessions, outbox_free_region: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The shapes as households and cases; their ids sort in SHAPES order."""
+    ids = []
+    async with sessions() as session:
+        for n, (benefit, incomes, deductions, assets, died, paid, amount) in enumerate(SHAPES):
+            hid, cid = f"h-{n:02d}-{uuid.uuid4().hex[:6]}", f"c-{n:02d}-{uuid.uuid4().hex[:6]}"
+            region = outbox_free_region
+            session.add(Household(id=hid, region_code=region, area="urban", applicant_resident_id="x"))
+            people = [resident_id(born=date(1950, 1, 1)) for _ in died]
+            for person, died_on in zip(people, died, strict=True):
+                session.add(HouseholdMember(household_id=hid, resident_id=person, relation="本人", died_on=died_on,
+                                            legal_supporter=benefit != "tekun", work_capacity=benefit != "tekun"))  # fmt: skip
+            for i, fen in enumerate(incomes):
+                session.add(HouseholdIncome(household_id=hid, resident_id=people[i % len(people)], kind="wages",
+                                            monthly_fen=fen))  # fmt: skip
+            for i, fen in enumerate(deductions):
+                session.add(
+                    HouseholdDeduction(household_id=hid, resident_id=people[i], kind="medical", monthly_fen=fen)
+                )
+            for i, fen in enumerate(assets):
+                session.add(HouseholdAsset(household_id=hid, resident_id=people[i], kind="savings", value_fen=fen))
+            await session.flush()
+            session.add(Case(id=cid, benefit=benefit, resident_id=people[0], region_code=region, household_id=hid,
+                             setting="dispersed" if benefit == "tekun" else None, monthly_amount_fen=amount,
+                             paid_from=date(2026, 1, 1), status="active"))  # fmt: skip
+            await session.flush()
+            session.add(BenefitAmount(case_id=cid, effective_from=date(2026, 1, 1), amount_fen=amount, cause="seed"))
+            for m in range(paid):
+                session.add(Payment(case_id=cid, month=rules.add_months(EFFECTIVE, m), amount_fen=amount))
+            ids.append(cid)
+        for m in range(max(shape[5] for shape in SHAPES)):  # the runs that paid those months
+            session.add(PaymentRun(month=rules.add_months(EFFECTIVE, m), finished_at=datetime.now(UTC)))
+        session.add(PolicyParameter(region_code="371000", area="urban", name="dibao_standard", value="750",
+                                    per="month", effective_from=EFFECTIVE, source="test", added_by="test",
+                                    added_at=datetime(2026, 11, 1, tzinfo=UTC)))  # fmt: skip
+        await session.commit()
+    return ids
+
+
+async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, "127.0.0.1:1")
+    if settings.create_database:
+        await db.create_database_if_missing(settings.resolved_database_url())
+    service = build_app(settings).state.service
+    try:
+        await migrations.upgrade(service.engine, service.schema)
+        async with service.sessions() as session:
+            await load_fixture(session, fixture_parameters())
+        ids = await seeded(service.sessions, "371002")
+        async with service.sessions() as session:
+            policy = await current_policy(session)
+            cases = {c.id: c for c in (await session.exec(select(Case).where(Case.id.in_(ids)))).scalars()}  # type: ignore[attr-defined]
+            households = await facts.households(session, [c.household_id for c in cases.values() if c.household_id])
+            summed = await facts.means(await session.connection(), select(table_of(Household).c.id), EFFECTIVE)
+        assert summed == {hid: rules.means_of(h, EFFECTIVE) for hid, h in households.items()}
+
+        first = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=4)
+        assert (first.examined, first.finished) == (len(SHAPES), True)
+        async with service.sessions() as session:
+            schedule = [(r.case_id, r.effective_from, r.amount_fen) for r in
+                        (await session.exec(select(BenefitAmount))).scalars()]  # fmt: skip
+            changes = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
+            events = (await session.exec(select(func.count()).select_from(table_of(OutboxRecord))
+                                         .where(table_of(OutboxRecord).c.event_type.like("%benefit-changed%")))).scalar_one()  # fmt: skip
+            amounts_now = {c.id: c.monthly_amount_fen for c in (await session.exec(select(Case))).scalars()}
+
+        def entries(cid: str) -> list[tuple[date, int]]:
+            return [(on, fen) for c, on, fen in schedule if c == cid]
+
+        expected_changed = set()
+        for cid, (_, _, _, _, _, paid, amount) in zip(ids, SHAPES, strict=True):
+            result = facts.reassess(cases[cid], households[cases[cid].household_id or ""], policy, EFFECTIVE)
+            want = to_fen(result.monthly_amount) if result.eligible else None
+            if want is None or want == amount:
+                assert entries(cid) == [(date(2026, 1, 1), amount)], (cid, "left alone")
+                continue
+            expected_changed.add(cid)
+            start = EFFECTIVE if want > amount else rules.add_months(EFFECTIVE, paid)
+            assert entries(cid) == [(date(2026, 1, 1), amount), (start, want)], cid
+            assert amounts_now[cid] == want
+        assert len(expected_changed) == 6, "four rises (one with a death in the household), a cut, the 特困 case"
+        assert sorted(changes) == sorted(expected_changed), "one history entry per changed case"
+        assert events == len(expected_changed), "one BenefitChanged per changed case"
+        async with service.sessions() as session:
+            back_pay = (await session.exec(select(Payment.case_id).where(Payment.kind == "back_pay"))).scalars().all()  # type: ignore[call-overload]
+        assert sorted(back_pay) == sorted(2 * [ids[1], ids[4]]), "a rise over paid months: the difference of each"
+
+        again = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
+        assert (again.examined, again.changed) == (len(SHAPES), 0)
+    finally:
+        await service.engine.dispose()

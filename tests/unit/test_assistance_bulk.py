@@ -1,0 +1,65 @@
+"""The recalculation's bulk outbox rows are the rows ``Outbox.record`` writes (but for each event's own id and
+time), and its events, built without validation, are the events validation builds: so a change in the kernel's
+envelope or in the contract fails here, not in a consumer."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from civic.config import Settings
+from civic.events import current_causation_id, current_correlation_id, current_initiator
+from civic.money import from_fen
+from civic.outbox import Outbox
+from contracts.assistance import BenefitChanged
+from services.assistance.bulk import OUTBOX_COLUMNS, outbox_rows
+from tests.factories import resident_id
+
+
+def changed(n: int) -> BenefitChanged:
+    return BenefitChanged(resident_id=resident_id(), case_id=f"c{n}", benefit="dibao", household_id=f"h{n}",
+                          previous_amount=from_fen(58_000), monthly_amount=from_fen(70_000 + n),
+                          effective_from=date(2026, 12, 1), reason="new standard: 低保 = (750 − 400) × 2 \"quoted\"")  # fmt: skip
+
+
+def comparable(row: dict[str, object]) -> dict[str, object]:
+    """A row without what differs from event to event by design: its id and its time."""
+    headers = dict(json.loads(str(row["headers"])))
+    event_id = row["event_id"]
+    for name in ("ce_id", "ce_time"):
+        headers.pop(name)
+    if headers.get("ce_correlationid") == event_id:
+        headers["ce_correlationid"] = "<its own id>"
+    return {**{k: v for k, v in row.items() if k not in ("event_id", "created_at")}, "headers": headers}
+
+
+@pytest.mark.parametrize("journey", [None, ("journey-1", "cause-1", "caseworker-7")])
+def test_bulk_rows_are_the_rows_outbox_record_writes(tmp_path: Path, journey: tuple[str, str, str] | None) -> None:
+    outbox = Outbox(Settings(service_name="assistance", data_dir=tmp_path))
+    events = [changed(n) for n in range(3)]
+    tokens = []
+    if journey is not None:
+        tokens = [var.set(value) for var, value in zip((current_correlation_id, current_causation_id,
+                                                        current_initiator), journey, strict=True)]  # fmt: skip
+    try:
+        bulk = [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in outbox_rows(outbox, events)]
+        one_by_one = [outbox.record(e) for e in events]
+    finally:
+        for var, token in zip((current_correlation_id, current_causation_id, current_initiator), tokens, strict=False):
+            var.reset(token)
+    assert [comparable(r) for r in bulk] == [comparable(r) for r in one_by_one]
+    assert len({r["event_id"] for r in bulk}) == 3, "each event its own id"
+    for row in bulk:
+        headers = dict(json.loads(str(row["headers"])))
+        assert headers["ce_id"] == row["event_id"]
+        assert headers["ce_correlationid"] == (journey[0] if journey else row["event_id"])
+
+
+def test_an_event_built_without_validation_is_the_validated_event() -> None:
+    event = changed(1)
+    built = BenefitChanged.model_construct(**dict(event))
+    assert built.model_dump_json() == event.model_dump_json()
+    assert BenefitChanged.model_validate_json(built.model_dump_json()) == event
