@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Table, func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
@@ -64,18 +64,30 @@ class Service:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def get_service(request: Request) -> Service:
+def _probe(scope: Scope) -> bool:
+    return scope.get("path") in ("/healthz", "/readyz")  # probes every few seconds would drown the traces
+
+
+_TELEMETRY: TelemetryConfig = {"tracing": True, "metrics": False, "logs": False, "operation_spans": False,
+                               "exclude": _probe}  # fmt: skip
+
+
+# Dependencies are ``async def`` even with nothing to await: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hop that cost every request ~0.1 ms of CPU.
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_service(request).sessions() as session:
+    service: Service = request.app.state.service
+    async with service.sessions() as session:
         yield session
 
 
-def get_outbox(request: Request) -> Outbox:
-    return get_service(request).outbox
+async def get_outbox(request: Request) -> Outbox:
+    service: Service = request.app.state.service
+    return service.outbox
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -211,14 +223,15 @@ def create_app(
                 await runner.stop()
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry tracing: a server span per request, continuing the caller's trace. It replaced
+    # opentelemetry-instrumentation-fastapi, whose middleware layers cost ~0.5 ms of CPU per request.
+    app = FastAPI(title=title, description=description, lifespan=lifespan, telemetry=_TELEMETRY)
     app.state.service = service
     problems.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
 
 

@@ -21,8 +21,8 @@ from civic.broker import parent_death_preexec
 # Imported once in the supervisor; a forked child finds them in memory. Nothing here starts a thread.
 SHARED = (
     "fastapi", "sqlalchemy.ext.asyncio", "sqlmodel", "aiokafka", "pydantic", "httpx", "uvicorn", "jwt",
-    "pythonjsonlogger.json", "opentelemetry.sdk.trace", "opentelemetry.instrumentation.fastapi",
-    "opentelemetry.instrumentation.httpx", "civic.app", "civic.bus", "contracts",
+    "pythonjsonlogger.json", "opentelemetry.sdk.trace", "fastapi.telemetry", "aiohttp",
+    "civic.app", "civic.bus", "contracts",
 )  # fmt: skip
 
 

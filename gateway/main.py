@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
 from fastapi import APIRouter, Depends, FastAPI
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.middleware.cors import CORSMiddleware
 
 from civic.app import Consumer, create_app
@@ -23,6 +21,7 @@ from gateway.journeys.tables import TABLES as JOURNEY_TABLES
 from gateway.journeys.tracker import DLQ_TOPICS, journey_handlers
 from gateway.openapi import router as openapi_router
 from gateway.proxy import router as proxy_router
+from gateway.proxy import upstream_session
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.subscriptions.api import router as subscriptions_router
@@ -48,14 +47,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = gateway_settings
 
     @contextlib.asynccontextmanager
-    async def upstream_client(app: FastAPI) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(gateway_settings.gateway_timeout_s, connect=gateway_settings.gateway_connect_timeout_s)
-        limits = httpx.Limits(max_connections=500, max_keepalive_connections=200)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            HTTPXClientInstrumentor.instrument_client(client)
-            app.state.http = client
-            app.state.tokens = TokenVerifier(gateway_settings)
-            yield
+    async def verifying_tokens(app: FastAPI) -> AsyncIterator[None]:
+        app.state.tokens = TokenVerifier(gateway_settings)  # at start: a missing issuer setting stops start-up
+        yield
 
     tracked = journey_handlers()
     app = create_app(
@@ -76,7 +70,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             Consumer(f"{settings.service_name}-journeys", tracked),
             Consumer(f"{settings.service_name}-journeys-dlq", tracked, topics=DLQ_TOPICS),
         ],
-        resources=[upstream_client, running_deliveries, purging_expired_keys],
+        resources=[verifying_tokens, upstream_session, running_deliveries, purging_expired_keys],
     )
     app.state.gateway_settings = gateway_settings
     app.state.breakers = Breakers(gateway_settings.breaker_failure_threshold, gateway_settings.breaker_open_s)

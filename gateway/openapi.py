@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -68,12 +69,12 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any]], unavailable:
     return doc
 
 
-async def _fetch(client: httpx.AsyncClient, base: str) -> dict[str, Any] | None:
+async def _fetch(session: aiohttp.ClientSession, base: str) -> dict[str, Any] | None:
     try:
-        response = await client.get(f"{base}/openapi.json", timeout=FETCH_TIMEOUT_S)
-        response.raise_for_status()
-        doc = response.json()
-    except (httpx.HTTPError, ValueError):
+        async with session.get(f"{base}/openapi.json", timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)) as got:
+            got.raise_for_status()
+            doc = json.loads(await got.read())
+    except (aiohttp.ClientError, TimeoutError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -84,7 +85,7 @@ async def public_openapi(request: Request) -> JSONResponse:
     cache: dict[str, tuple[float, dict[str, Any]]] = request.app.state.__dict__.setdefault("_openapi_cache", {})
     now = time.monotonic()
     stale = [d for d in settings.service_urls if d not in cache or now - cache[d][0] > CACHE_S]
-    fetched = await asyncio.gather(*(_fetch(request.app.state.http, settings.service_urls[d]) for d in stale))
+    fetched = await asyncio.gather(*(_fetch(request.app.state.upstream, settings.service_urls[d]) for d in stale))
     for domain, doc in zip(stale, fetched, strict=True):
         if doc is not None:
             cache[domain] = (now, doc)
