@@ -21,7 +21,7 @@ def test_zhoushan_visits_its_elders_living_alone_or_in_empty_nests_monthly_from_
 
 
 def test_every_figure_names_a_source_and_the_unsourced_ones_say_they_are_assumptions() -> None:
-    rows = [*fixture_rates(), *fixture_parameters()]
-    assert all(r.source for r in rows)
-    sourced = [r for r in rows if "assumption" not in r.source]
-    assert all(r.source.startswith(("seed", "domain.md")) for r in sourced), [r.source for r in sourced]
+    sources = [r.source for r in fixture_rates()] + [p.source for p in fixture_parameters()]
+    assert all(sources)
+    sourced = [s for s in sources if "assumption" not in s]
+    assert all(s.startswith(("seed", "domain.md")) for s in sourced), sourced
