@@ -18,6 +18,7 @@ test: $(SYNCED)  ## the full suite on SQLite, then the integration and e2e suite
 bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up, journeys, gateway overhead, name search, recalculation
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.journeys
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk could not be installed: the gateway bench falls back to an httpx client"
 	$(VENV)/bin/python -m bench.gateway_overhead
 	$(VENV)/bin/python -m bench.placenames_search
 	$(VENV)/bin/python -m bench.assistance_recalc --households 200000  # the goal is about 1,000,000: see README
