@@ -17,8 +17,8 @@ from services.eldercare.tables import ElderTable
 
 
 class MonitoringDevice(ElderTable, table=True):
-    """A device and where it is now. ``installations`` counts its spans: a move or a retirement is a conditional
-    UPDATE on it, so two caseworkers moving the same device at once cannot both."""
+    """A device and where it is now. ``installations`` counts its spans: a move is a conditional UPDATE on it (and
+    a retirement one on the status), so two caseworkers moving or retiring the same device at once cannot both."""
 
     __tablename__ = "monitoring_device"
 

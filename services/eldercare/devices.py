@@ -124,7 +124,8 @@ def check_change(current: DeviceInstallation, on: date, field: str, new_resident
 
 
 async def claim(session: AsyncSession, device: MonitoringDevice, **values: object) -> None:
-    """Move the device on from the installation it was read at; a change made meanwhile by someone else wins."""
+    """Move the device on from the installation it was read at, unless it was retired: a move or a retirement
+    made meanwhile by someone else wins."""
     devices = table_of(MonitoringDevice)
     moved = await session.execute(update(devices).where(devices.c.device_id == device.device_id,
                                                         devices.c.installations == device.installations,
@@ -164,8 +165,8 @@ async def retire_device(
     device, history = await present(session, device_id)
     current = history[-1]
     check_change(current, body.retired_on, "retired_on")
-    await claim(session, device, installations=device.installations + 1, status=DeviceStatus.RETIRED,
-                retired_on=body.retired_on, retire_reason=body.reason, removal_due_by_death=None)  # fmt: skip
+    await claim(session, device, status=DeviceStatus.RETIRED, retired_on=body.retired_on, retire_reason=body.reason,
+                removal_due_by_death=None)  # fmt: skip
     current.removed_on, current.ended_by = body.retired_on, "retired"
     session.add(current)
     await outbox.add(session, DeviceRetired(resident_id=current.resident_id, device_id=device_id, kind=device.kind,
@@ -183,12 +184,14 @@ async def devices(
     query = select(MonitoringDevice).order_by(col(MonitoringDevice.device_id))
     if status is not None:
         query = query.where(MonitoringDevice.status == status)
-    found = []
-    for device in (await session.exec(query)).all():
-        history = await history_of(session, device.device_id)
-        if community is None or history[-1].community == community:
-            found.append(device_public(device, history, who))
-    return found
+    listed = (await session.exec(query)).all()
+    histories: dict[str, list[DeviceInstallation]] = {d.device_id: [] for d in listed}
+    spans = await session.exec(select(DeviceInstallation).where(col(DeviceInstallation.device_id).in_(histories))
+                               .order_by(col(DeviceInstallation.device_id), col(DeviceInstallation.seq)))  # fmt: skip
+    for span in spans.all():
+        histories[span.device_id].append(span)
+    return [device_public(d, histories[d.device_id], who) for d in listed
+            if community is None or histories[d.device_id][-1].community == community]  # fmt: skip
 
 
 @router.get("/devices/{device_id}")

@@ -93,6 +93,9 @@ async def test_a_device_registered_moved_and_retired_sends_each_alarm_to_the_eld
         too_early = await alarm(ec, sensor, raised_at=days_ago(40))
         problem(too_early, 422, "device-not-installed", "device_id")
 
+        in_haibu = await ec.api.get("/devices", params={"community": "竹岛街道海埠社区"}, headers=ec.cw)
+        assert [d["device_id"] for d in in_haibu.json()] == [sensor], "listed by where it is now"
+        assert (await ec.api.get("/devices", params={"community": "鲸园街道戚家庄社区"}, headers=ec.cw)).json() == []
         li_sees = await ec.api.get(f"/elders/{li}/devices", headers=ec.citizen(li))
         assert [d["device_id"] for d in li_sees.json()] == [sensor]
         assert [h["resident_id"] for h in li_sees.json()[0]["history"]] == [li], "not the previous elder's span"
@@ -182,6 +185,16 @@ async def test_two_caseworkers_moving_the_same_device_at_once_one_wins(broker: E
         assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
         shown = (await ec.api.get(f"/devices/{sensor}", headers=ec.cw)).json()
         assert [h["ended_by"] for h in shown["history"]] == ["moved", None], "one move, one history line"
+
+        retire = {"retired_on": TODAY.isoformat(), "reason": "collected"}
+        move = {"resident_id": first, "moved_on": TODAY.isoformat()}
+        racing = await asyncio.gather(ec.api.post(f"/devices/{sensor}/retire", headers=ec.cw, json=retire),
+                                       ec.api.post(f"/devices/{sensor}/retire", headers=ec.cw, json=retire),
+                                       ec.api.post(f"/devices/{sensor}/move", headers=ec.cw, json=move))  # fmt: skip
+        assert sorted(a.status_code for a in racing) == [200, 409, 409], [a.text for a in racing]
+        shown = (await ec.api.get(f"/devices/{sensor}", headers=ec.cw)).json()
+        assert len(shown["history"]) == len({h["installed_on"] + h["resident_id"] for h in shown["history"]})
+        assert shown["history"][-1]["removed_on"] == (TODAY.isoformat() if shown["status"] == "retired" else None)
 
 
 async def test_a_death_makes_the_devices_due_for_removal_their_alarms_flagged_and_revocation_puts_them_back(
