@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "civic"
     dev_issuer: bool = False
 
+    # Local and test systems only: a file holding a number of days by which the services' calendar runs ahead of
+    # the real date (``civic.clock``), so that an end-to-end test passes a 30-day period on `civic up`.
+    clock_offset_file: Path | None = None
+
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
     log_json: bool = True
@@ -109,6 +113,8 @@ class Settings(BaseSettings):
             raise RuntimeError(f"production needs strong secrets (32+ characters) in {', '.join(weak)}")
         if not self.database_url:
             raise RuntimeError("production needs CIVIC_DATABASE_URL (a PostgreSQL URL): the SQLite default is local")
+        if self.clock_offset_file is not None:
+            raise RuntimeError("CIVIC_CLOCK_OFFSET_FILE moves the services' calendar: it is for local and test systems")
 
     def kafka_options(self) -> dict[str, Any]:
         """What every Kafka client of the app is given: where the brokers are and how to authenticate."""

@@ -1,30 +1,25 @@
-"""Assistance's calendar: "today" is the date in China Standard Time, whatever the server's zone.
+"""Assistance's calendar: "today" as the service counts paperwork deadlines, payment months and effective dates.
 
-Replaceable per app (``app.state.assistance_clock``) so that tests can move time through paperwork deadlines,
-payment stages and the effective date of a new standard without waiting for them.
+The calendar is the kernel's (``civic.clock``: China Standard Time, moved forward on a local system when
+``CIVIC_CLOCK_OFFSET_FILE`` says so); replaceable per app (``app.state.assistance_clock``) so that tests
+move time through paperwork deadlines, payment stages and a new standard's effective date without waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 
-ZONE = ZoneInfo("Asia/Shanghai")
+from civic.clock import Clock, china_today, clock_for
 
-Clock = Callable[[], date]
-
-
-def local_today() -> date:
-    return datetime.now(ZONE).date()
+__all__ = ["Clock", "Today", "china_today", "clock_of", "today"]
 
 
 def clock_of(app: FastAPI) -> Clock:
-    clock: Clock = getattr(app.state, "assistance_clock", local_today)
-    return clock
+    clock: Clock | None = getattr(app.state, "assistance_clock", None)
+    return clock if clock is not None else clock_for(app.state.service.settings)
 
 
 def today(request: Request) -> date:

@@ -1,29 +1,28 @@
-"""Funeral administration's calendar: "today" is the date in China Standard Time, whatever the server's zone.
+"""Funeral administration's calendar: "today" as the service dates registrations and benefits.
 
-Replaceable per app (``build_app(clock=...)``) so that tests can say what day it is.
+The calendar is the kernel's (``civic.clock``: China Standard Time, moved forward on a local system when
+``CIVIC_CLOCK_OFFSET_FILE`` says so); replaceable per app (``build_app(clock=...)``) so that tests can say what day it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
-ZONE = ZoneInfo("Asia/Shanghai")
+from civic.clock import Clock, china_today, clock_for
 
-Clock = Callable[[], date]
+__all__ = ["Clock", "Today", "china_today", "clock_of", "today"]
 
 
-def local_today() -> date:
-    return datetime.now(ZONE).date()
+def clock_of(app: FastAPI) -> Clock:
+    clock: Clock | None = getattr(app.state, "funeral_clock", None)
+    return clock if clock is not None else clock_for(app.state.service.settings)
 
 
 def today(request: Request) -> date:
-    clock: Clock = getattr(request.app.state, "funeral_clock", local_today)
-    return clock()
+    return clock_of(request.app)()
 
 
 Today = Annotated[date, Depends(today)]

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Role
+from civic.clock import CHINA as ZONE
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
 from contracts.funeral import CremationDone
@@ -29,7 +30,7 @@ from services.funeral.access import (
     sees_everything,
     visible_registration,
 )
-from services.funeral.clock import ZONE, Today
+from services.funeral.clock import Today
 from services.funeral.models import Booking, Cremation, DeathRegistration, FuneralHome, ServiceSlot
 from services.funeral.schemas import (
     BookingCancellation,

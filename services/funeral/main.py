@@ -7,13 +7,13 @@ from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.funeral import benefits, cemeteries, deaths, facilities, statistics
-from services.funeral.clock import Clock, local_today
+from services.funeral.clock import Clock
 from services.funeral.handlers import HANDLERS
 from services.funeral.models import TABLES
 from services.funeral.policy_store import policy_loaded
 
 
-def build_app(settings: Settings | None = None, *, clock: Clock = local_today) -> FastAPI:
+def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """``clock`` says what day it is (China Standard Time); tests may pass their own."""
     app = create_app(
         settings or Settings(service_name="funeral"),
@@ -31,7 +31,8 @@ def build_app(settings: Settings | None = None, *, clock: Clock = local_today) -
         handlers=HANDLERS,
         resources=[policy_loaded],
     )
-    app.state.funeral_clock = clock
+    if clock is not None:
+        app.state.funeral_clock = clock
     return app
 
 

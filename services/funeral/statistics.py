@@ -14,11 +14,11 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from civic.app import SessionDep
+from civic.clock import CHINA as ZONE
 from civic.money import from_fen
 from civic.problems import Problem
 from services.funeral import rules
 from services.funeral.access import Staff
-from services.funeral.clock import ZONE
 from services.funeral.models import (
     Cremation,
     DeathRegistration,

@@ -1,30 +1,29 @@
-"""The registry's calendar: "today" is the date in China Standard Time, whatever the server's zone.
+"""The registry's calendar: "today" as the registry counts ages and the 30 + 30 days of a divorce.
 
-The clock is replaceable per app (``build_app(clock=...)``) so that tests can move time through the 30 + 30 days
-of a divorce application without waiting for them.
+The calendar is the kernel's (``civic.clock``: China Standard Time, moved forward on a local system when
+``CIVIC_CLOCK_OFFSET_FILE`` says so); replaceable per app (``build_app(clock=...)``) so that tests move time through a divorce
+application's periods without waiting for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
-REGISTRY_ZONE = ZoneInfo("Asia/Shanghai")
+from civic.clock import Clock, china_today, clock_for
 
-Clock = Callable[[], date]
+__all__ = ["Clock", "Today", "china_today", "clock_of", "today"]
 
 
-def registry_today() -> date:
-    return datetime.now(REGISTRY_ZONE).date()
+def clock_of(app: FastAPI) -> Clock:
+    clock: Clock | None = getattr(app.state, "marriage_clock", None)
+    return clock if clock is not None else clock_for(app.state.service.settings)
 
 
 def today(request: Request) -> date:
-    clock: Clock = getattr(request.app.state, "marriage_clock", registry_today)
-    return clock()
+    return clock_of(request.app)()
 
 
 Today = Annotated[date, Depends(today)]

@@ -36,7 +36,7 @@ from contracts.marriage import (
     DivorceRegistered,
 )
 from services.marriage import records, rules
-from services.marriage.clock import Clock, Today, registry_today
+from services.marriage.clock import Today, clock_of
 from services.marriage.models import CurrentSpouse, Divorce, Marriage
 from services.marriage.policy_store import current_calendar, current_policy
 from services.marriage.rules import DivorceTimeline, MaritalStatus
@@ -313,7 +313,7 @@ async def run_expiry(session: SessionDep, outbox: OutboxDep, today: Today, user:
 
 async def deem_lapsed_applications_withdrawn_today(app: FastAPI) -> None:
     service = app.state.service
-    clock: Clock = getattr(app.state, "marriage_clock", registry_today)
+    clock = clock_of(app)
     async with service.sessions() as session:
         closed = await deem_lapsed_applications_withdrawn(session, service.outbox, clock())
     if closed:

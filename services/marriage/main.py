@@ -8,7 +8,7 @@ from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.marriage import amendments, corrections, divorces, ecertificates, registrations, statistics
-from services.marriage.clock import Clock, registry_today
+from services.marriage.clock import Clock
 from services.marriage.handlers import HANDLERS
 from services.marriage.models import TABLES
 from services.marriage.policy_store import policy_loaded
@@ -18,7 +18,7 @@ from services.marriage.signing_keys import CertificateSettings, certificate_keys
 def build_app(
     settings: Settings | None = None,
     *,
-    clock: Clock = registry_today,
+    clock: Clock | None = None,
     certificates: CertificateSettings | None = None,
 ) -> FastAPI:
     """``clock`` says what day it is at the registry; tests pass one they can move. ``certificates`` configures
@@ -39,7 +39,8 @@ def build_app(
         handlers=HANDLERS,
         resources=[policy_loaded, certificate_keys, divorces.expiry_schedule],
     )
-    app.state.marriage_clock = clock
+    if clock is not None:
+        app.state.marriage_clock = clock
     app.state.marriage_certificate_settings = certificates or CertificateSettings()
     return app
 

@@ -23,9 +23,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import SessionDep
 from civic.auth import Principal, Role, require
+from civic.clock import CHINA as REGISTRY_ZONE
 from civic.problems import Problem
 from services.marriage import rules
-from services.marriage.clock import REGISTRY_ZONE
 from services.marriage.models import Certificate, Divorce, Marriage
 from services.marriage.schemas import DOMAIN, OFFICE_PATTERN
 

@@ -1,29 +1,25 @@
-"""The place-name office's calendar: "today" in China Standard Time, whatever the server's zone.
+"""The place-name office's calendar: "today" as the office counts public notice periods and effective dates.
 
-Replaceable per app (``build_app(clock=...)``) so that tests move through a public notice period without waiting.
+The calendar is the kernel's (``civic.clock``: China Standard Time, moved forward on a local system when
+``CIVIC_CLOCK_OFFSET_FILE`` says so); replaceable per app (``build_app(clock=...)``) so that tests move through a public notice
+period without waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 
-OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
+from civic.clock import Clock, china_today, clock_for
 
-Clock = Callable[[], date]
-
-
-def office_today() -> date:
-    return datetime.now(OFFICE_ZONE).date()
+__all__ = ["Clock", "Today", "china_today", "clock_of", "today"]
 
 
 def clock_of(app: FastAPI) -> Clock:
-    clock: Clock = getattr(app.state, "placenames_clock", office_today)
-    return clock
+    clock: Clock | None = getattr(app.state, "placenames_clock", None)
+    return clock if clock is not None else clock_for(app.state.service.settings)
 
 
 def today(request: Request) -> date:

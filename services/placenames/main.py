@@ -8,13 +8,13 @@ from civic.app import create_app
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.placenames import divisions, names, naming, plates, renumbering
-from services.placenames.clock import Clock, office_today
+from services.placenames.clock import Clock
 from services.placenames.models import TABLES
 from services.placenames.store import fixtures_loaded
 from services.placenames.workflow import deadline_schedule
 
 
-def build_app(settings: Settings | None = None, *, clock: Clock = office_today) -> FastAPI:
+def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """``clock`` says what day it is at the office; tests pass one they can move."""
     app = create_app(
         settings or Settings(service_name="placenames"),
@@ -24,7 +24,8 @@ def build_app(settings: Settings | None = None, *, clock: Clock = office_today) 
         migrations_dir=versions_of(__file__),
         resources=[fixtures_loaded, deadline_schedule],
     )
-    app.state.placenames_clock = clock
+    if clock is not None:
+        app.state.placenames_clock = clock
     return app
 
 

@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from civic.auth import Role
+from civic.clock import clock_for, move_forward
 from civic.config import Settings, local_service_urls
 from gateway.tokens import issue_dev_token
 from tests.conftest import database_env
@@ -41,6 +43,7 @@ class CivicSystem:
     broker: str  # the Kafka bootstrap address
     output: list[str] = field(default_factory=list)  # the supervisor's stdout and stderr, line by line
     reader: threading.Thread | None = None
+    clock_file: Path | None = None  # CIVIC_CLOCK_OFFSET_FILE, when the system's calendar can be moved
 
     @property
     def base_port(self) -> int:
@@ -64,6 +67,12 @@ class CivicSystem:
 
     def auth(self, role: Role, subject: str, domain: str | None = None) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token(role, subject, domain)}"}
+
+    def move_clock(self, days: int) -> date:
+        """Run every service's calendar ``days`` further ahead (a system started with a clock file only)."""
+        assert self.clock_file is not None, "this system runs on the real date"
+        move_forward(self.clock_file, days)
+        return clock_for(Settings(clock_offset_file=self.clock_file))()
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -135,14 +144,14 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def start_civic_up(data_dir: Path, timeout: float = 90) -> CivicSystem:
+def start_civic_up(data_dir: Path, timeout: float = 90, extra_env: dict[str, str] | None = None) -> CivicSystem:
     """Run ``python -m civic.local`` on free ports and return once it has printed its ready banner."""
     data_dir = data_dir.resolve()
     base_port = free_ports(6)
     broker_port = free_ports(1)
     while base_port <= broker_port < base_port + 6:
         broker_port = free_ports(1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")} | database_env()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")} | database_env() | (extra_env or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "civic.local", "--data-dir", str(data_dir), "--base-port", str(base_port),
          "--broker-port", str(broker_port), "--ready-timeout", str(timeout)],
@@ -208,6 +217,20 @@ def ready_seconds(system: CivicSystem) -> float:
 @pytest.fixture(scope="session")
 def civic_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CivicSystem]:
     system = start_civic_up(tmp_path_factory.mktemp("civic-up") / "data")
+    try:
+        yield system
+    finally:
+        stop_system(system)
+
+
+@pytest.fixture(scope="module")
+def civic_system_in_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CivicSystem]:
+    """A system of its own whose calendar the test moves forward (``move_clock``), through periods of weeks that
+    the workflows wait for; the shared system stays on the real date."""
+    data_dir = tmp_path_factory.mktemp("civic-up-in-time") / "data"
+    clock_file = data_dir.parent / "clock-offset-days"
+    system = start_civic_up(data_dir, extra_env={"CIVIC_CLOCK_OFFSET_FILE": str(clock_file)})
+    system.clock_file = clock_file
     try:
         yield system
     finally:

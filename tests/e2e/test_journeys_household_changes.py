@@ -1,6 +1,6 @@
-"""A changed household, on the whole running system: a marriage registered through the gateway (a divorce played
-on the broker) has assistance re-check the households of both parties, and the journey completes. Effects read
-back through the gateway."""
+"""A changed household, on the whole running system: a marriage registered through the gateway has assistance
+re-check the households of both parties, and the journey completes. Effects read back through the gateway. (The
+divorce, which waits for its cooling-off period, is in test_journeys_over_weeks.py.)"""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ from datetime import date
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from civic.auth import Role
-from civic.config import Settings
-from civic.events import Event, current_correlation_id
-from contracts.marriage import DivorceRegistered
 from tests.conftest import eventually
 from tests.factories import resident_id
-from tests.kit import message_of
 
 
 async def _journey(api: httpx.AsyncClient, journey_id: str, operator: dict[str, str]) -> dict[str, Any] | None:
@@ -61,51 +56,3 @@ async def test_a_marriage_registered_has_assistance_recheck_the_households(civic
         assert [(j["id"], j["label_zh"], j["state_zh"]) for j in mine] == [(journey_id, "结婚登记一件事", "全部办结")]
         news = (await api.get("/journeys/notifications", headers=groom_sees)).json()
         assert any(n["journey_id"] == journey_id and "重新核对" in n["text_zh"] for n in news)
-
-
-async def test_a_divorce_registered_has_assistance_recheck_the_households(civic_system: Any) -> None:
-    """The divorce as marriage registration publishes it once the cooling-off period is over. Played here on the
-    broker, not driven through its API: the period is 30 days (Civil Code art. 1077), and `civic up` runs on
-    today's date."""
-    cw = civic_system.auth(Role.CASEWORKER, "cw-a", "assistance")
-    operator = civic_system.auth(Role.OPERATOR, "op-1")
-    husband, wife = resident_id(date(1980, 1, 8)), resident_id(date(1982, 2, 9), female=True)
-    journey_id = f"e2e-divorce-{uuid.uuid4()}"
-    async with httpx.AsyncClient(base_url=civic_system.gateway_url, timeout=10) as api:
-        household = await api.post("/api/assistance/households", headers=cw, json={
-            "region_code": "371002", "area": "urban",
-            "members": [{"resident_id": husband, "relation": "本人"}, {"resident_id": wife, "relation": "配偶"}],
-        })  # fmt: skip
-        assert household.status_code == 201, household.text
-        divorced = DivorceRegistered(resident_id=husband, spouse_resident_id=wife, registration_id=str(uuid.uuid4()),
-                                     registered_on=date.today(), marriage_registration_id=str(uuid.uuid4()))  # fmt: skip
-        await _publish_as(civic_system, "marriage", divorced, journey_id)
-
-        async def completed() -> bool:
-            journey = await _journey(api, journey_id, operator)
-            return journey is not None and journey["state"] == "completed"
-
-        await eventually(completed, timeout=60, what="the divorce journey completed")
-        journey = await _journey(api, journey_id, operator)
-        assert journey is not None and journey["kind"] == "divorce"
-        assert [(s["name"], s["state"]) for s in journey["steps"]] == [("households-rechecked", "done")]
-        reviews = (await api.get(f"/api/assistance/households/{household.json()['id']}/reviews", headers=cw)).json()
-        assert len(reviews) == 1 and "divorce" in reviews[0]["reason"]
-        mine = (await api.get("/journeys", headers=civic_system.auth(Role.CITIZEN, husband))).json()
-        assert [j["label_zh"] for j in mine if j["id"] == journey_id] == ["离婚登记一件事"]
-
-
-async def _publish_as(civic_system: Any, service: str, event: Event, journey_id: str) -> None:
-    """``event`` on the broker as ``service``'s relay would publish it, in the journey ``journey_id``."""
-    settings = Settings(service_name=service, data_dir=civic_system.data_dir, kafka_bootstrap=civic_system.broker)
-    token = current_correlation_id.set(journey_id)
-    try:
-        message = message_of(event, settings)
-    finally:
-        current_correlation_id.reset(token)
-    producer = AIOKafkaProducer(bootstrap_servers=civic_system.broker, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(message.topic, message.value, key=message.key, headers=message.headers)
-    finally:
-        await producer.stop()
