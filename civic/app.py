@@ -32,6 +32,7 @@ from civic.events import current_correlation_id, current_initiator
 from civic.inbox import InboxRecord
 from civic.logs import current_request_id, setup_logging
 from civic.outbox import Outbox, OutboxRecord, Relay
+from civic.steps import steps_router
 from civic.telemetry import setup_tracing
 
 log = logging.getLogger("civic.app")
@@ -199,7 +200,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await prepare_schema(settings, engine, service.schema, all_tables)
         service.tasks.append(asyncio.create_task(service.relay.run(), name="outbox-relay"))
-        for runner in service.runners:
+        for runner in service.runners if settings.consumers_enabled else ():
             service.tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{runner.group}"))
         log.info("%s started", settings.service_name)
         try:
@@ -232,6 +233,8 @@ def create_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    if settings.synchronous_steps:
+        app.include_router(steps_router(settings.service_name))
     return app
 
 

@@ -253,7 +253,22 @@ class ConsumerRunner:
             return None
         return _Item(record, received, event)
 
-    async def _handle_in(self, session: AsyncSession, items: Sequence[_Item]) -> list[Received]:
+    async def handle_directly(
+        self, session: AsyncSession, record: ConsumerRecord[bytes, bytes], outbox: Outbox
+    ) -> bool:
+        """Handle ``record`` now, in ``session``'s transaction, as if it had come from the broker (inbox, handlers),
+        with what the handlers publish going to ``outbox``: a synchronous orchestrator's call (``civic.steps``).
+        False when this group had handled the event already or does not react to it. Raises UnparseableEvent."""
+        received = decode(record.headers, record.value)
+        entry = self.handlers.get(received.envelope.type)
+        if entry is None:
+            return False
+        item = _Item(record, received, received.parse(entry[0]))
+        return bool(await self._handle_in(session, [item], outbox))
+
+    async def _handle_in(
+        self, session: AsyncSession, items: Sequence[_Item], outbox: Outbox | None = None
+    ) -> list[Received]:
         seen = await already_handled(session, self.group, (i.received.envelope.id for i in items))
         done: list[Received] = []
         for item in items:
@@ -261,12 +276,12 @@ class ConsumerRunner:
             if env.id in seen:
                 continue
             seen.add(env.id)
-            await self._run_handlers(session, item)
+            await self._run_handlers(session, item, outbox or self.outbox)
             done.append(item.received)
         await mark_handled(session, self.group, [(r.envelope.id, r.envelope.type) for r in done])
         return done
 
-    async def _run_handlers(self, session: AsyncSession, item: _Item) -> None:
+    async def _run_handlers(self, session: AsyncSession, item: _Item, outbox: Outbox) -> None:
         env = item.received.envelope
         parent = propagate.extract({"traceparent": env.traceparent} if env.traceparent else {})
         corr = current_correlation_id.set(env.correlation_id)
@@ -286,7 +301,7 @@ class ConsumerRunner:
                     "cloudevents.event_type": env.type,
                 },
             ):
-                ctx = HandlerContext(session=session, outbox=self.outbox, envelope=env, topic=item.record.topic,
+                ctx = HandlerContext(session=session, outbox=outbox, envelope=env, topic=item.record.topic,
                                      headers=item.received.headers)  # fmt: skip
                 for handler in self.handlers[env.type][1]:
                     with tracer.start_as_current_span(handler.__name__):

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     consumer_backoff_initial_s: float = 0.05
     consumer_backoff_max_s: float = 2.0
     consumer_batch_size: int = 500
+    # The synchronous baseline of bench.journeys: services apply events when an orchestrator calls them
+    # (``civic.steps``) instead of consuming them. Never in production: a caller could make a service apply any event.
+    consumers_enabled: bool = True
+    synchronous_steps: bool = False
 
     service_urls: dict[str, str] = Field(
         default_factory=local_service_urls, description="gateway routing: domain -> base URL (JSON in env)"
@@ -113,6 +117,8 @@ class Settings(BaseSettings):
             raise RuntimeError(f"production needs strong secrets (32+ characters) in {', '.join(weak)}")
         if not self.database_url:
             raise RuntimeError("production needs CIVIC_DATABASE_URL (a PostgreSQL URL): the SQLite default is local")
+        if self.synchronous_steps:
+            raise RuntimeError("CIVIC_SYNCHRONOUS_STEPS lets a caller make a service apply any event: bench only")
         if self.clock_offset_file is not None:
             raise RuntimeError("CIVIC_CLOCK_OFFSET_FILE moves the services' calendar: it is for local and test systems")
 

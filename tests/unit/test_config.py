@@ -77,3 +77,11 @@ def test_kafka_with_scram_over_tls_names_what_is_missing_and_builds_the_tls_cont
     ).kafka_options()
     assert options["sasl_mechanism"] == "SCRAM-SHA-512" and options["sasl_plain_username"] == "civic-funeral"
     assert options["sasl_plain_password"] == "pw" and options["ssl_context"].check_hostname
+
+
+def test_production_refuses_synchronous_steps() -> None:
+    """The baseline bench's route would let a caller make a service apply any event."""
+    settings = Settings(environment="production", pseudonym_key=SecretStr(STRONG), internal_key=SecretStr(STRONG + "x"),
+                        database_url="postgresql+asyncpg://civic@db/civic", synchronous_steps=True)  # fmt: skip
+    with pytest.raises(RuntimeError, match="CIVIC_SYNCHRONOUS_STEPS"):
+        settings.refuse_development_secrets()
