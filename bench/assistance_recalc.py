@@ -34,7 +34,7 @@ from civic.outbox import OutboxRecord
 from services.assistance.main import build_app
 from services.assistance.models import BenefitAmount, Case, Household, HouseholdIncome, HouseholdMember
 from services.assistance.policy_store import PolicyParameter, fixture_parameters, load_fixture
-from services.assistance.recalc import recalculate
+from services.assistance.recalc import CHUNK, recalculate
 
 GOAL = "issue #4 goal: 1,000,000 households in under 60 s on this machine (PostgreSQL; 100,000 on SQLite), memory flat"
 SEED_BATCH = 20_000
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--households", type=int, default=1_000_000, help="active benefits to seed (default 1,000,000)")
     parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite in a temp dir)")
-    parser.add_argument("--chunk", type=int, default=1000, help="cases per transaction of the job (default 1000)")
+    parser.add_argument("--chunk", type=int, default=CHUNK, help=f"cases per transaction of the job (default {CHUNK})")
     args = parser.parse_args(argv)
     if args.households < 1:
         parser.error("--households must be at least 1")

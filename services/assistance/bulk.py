@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, String, Table, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from civic.db import table_of
@@ -37,6 +38,17 @@ async def _driver(conn: AsyncConnection) -> Any:
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # SQLAlchemy begins its transaction lazily, on a first statement
     return driver
+
+
+def one_of(conn: AsyncConnection, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN (values)`` with the values as one bound parameter: an array on PostgreSQL, a JSON array read
+    by ``json_each`` on SQLite. SQLAlchemy renders an expanding IN one placeholder (and on PostgreSQL one cast)
+    per value, in Python, at every execution: a third of the job's time at five queries per chunk."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values)))))
+    )
 
 
 async def insert_rows(

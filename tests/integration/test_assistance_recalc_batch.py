@@ -103,7 +103,7 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
             policy = await current_policy(session)
             cases = {c.id: c for c in (await session.exec(select(Case).where(Case.id.in_(ids)))).scalars()}  # type: ignore[attr-defined]
             households = await facts.households(session, [c.household_id for c in cases.values() if c.household_id])
-            summed = await facts.means(await session.connection(), select(table_of(Household).c.id), EFFECTIVE)
+            summed = await facts.means(await session.connection(), list(households), EFFECTIVE)
         assert summed == {hid: rules.means_of(h, EFFECTIVE) for hid, h in households.items()}
 
         first = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=4)
