@@ -20,12 +20,12 @@ from civic.db import table_of
 from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, shown_id
+from services.eldercare.clock import china_date_of
 from services.eldercare.community_models import FollowUpTask, TaskStatus
 from services.eldercare.community_schemas import AlarmRaised, TaskClose, TaskPublic
 from services.eldercare.device_models import MonitoringDevice
 from services.eldercare.devices import history_of
 from services.eldercare.models import Elder, now
-from services.eldercare.schedule import CHINA
 
 router = APIRouter(tags=["alarms and follow-up tasks"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
@@ -75,7 +75,7 @@ async def whose_device(session: AsyncSession, device_id: str, raised_at: datetim
     history = await history_of(session, device_id)
     spans = [rules.Installation(h.resident_id, h.installed_on, h.removed_on) for h in history]
     try:
-        span = rules.installation_on(spans, raised_at.astimezone(CHINA).date())
+        span = rules.installation_on(spans, china_date_of(raised_at))
     except rules.DeviceNotInstalled as exc:
         kind = "device-retired" if exc.retired else "device-not-installed"
         raise Problem(422, kind, "The device watched nobody when the alarm was raised", str(exc),

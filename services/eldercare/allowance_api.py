@@ -15,6 +15,7 @@ from civic.money import from_fen
 from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.clock import Today
 from services.eldercare.models import Allowance, AllowancePayment, Elder
 from services.eldercare.policy_store import Policy, current_policy
 from services.eldercare.schemas import (
@@ -30,8 +31,9 @@ router = APIRouter(tags=["allowances"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
 
 
-def public(a: Allowance, elder: Elder, policy: Policy, who: Principal) -> AllowancePublic:
-    month = a.stopped_from if a.stopped_from and a.stopped_from <= date.today() else max(date.today(), a.granted_from)
+def public(a: Allowance, elder: Elder, policy: Policy, who: Principal, today: date) -> AllowancePublic:
+    """The monthly amount shown is this month's (the month it stopped, once stopped; the first, before it starts)."""
+    month = a.stopped_from if a.stopped_from and a.stopped_from <= today else max(today, a.granted_from)
     return AllowancePublic(
         id=a.id, resident_id=shown_id(a.resident_id, who), allowance=a.kind, status=a.status,
         region_code=a.region_code, monthly_amount=from_fen(grants.monthly_fen(a, elder.born, month, policy)),
@@ -54,7 +56,7 @@ async def grant_age_allowances_due_on(
 
 @router.post("/allowances", status_code=status.HTTP_201_CREATED)
 async def grant_allowance(
-    body: AllowanceGrant, session: SessionDep, outbox: OutboxDep, who: Caseworker
+    body: AllowanceGrant, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
 ) -> AllowancePublic:
     """Grant the age allowance now to a registered elder aged 80 or over on ``on``."""
     elder = await session.get(Elder, body.resident_id)
@@ -72,17 +74,17 @@ async def grant_allowance(
         raise Conflict("already-granted", "The age allowance is already granted, or the person has died",
                        field="resident_id")  # fmt: skip
     await session.commit()
-    return public(allowance, elder, policy, who)
+    return public(allowance, elder, policy, who, today)
 
 
 @router.get("/elders/{resident_id}/allowances")
-async def allowances_of(resident_id: str, session: SessionDep, who: CurrentUser) -> list[AllowancePublic]:
+async def allowances_of(resident_id: str, session: SessionDep, who: CurrentUser, today: Today) -> list[AllowancePublic]:
     check_may_read(resident_id, who, "Elder")
     elder = await session.get(Elder, resident_id)
     if elder is None:
         raise NotFound("Elder")
     policy = await current_policy(session)
-    return [public(a, elder, policy, who) for a in await grants.allowances_of(session, resident_id)]
+    return [public(a, elder, policy, who, today) for a in await grants.allowances_of(session, resident_id)]
 
 
 @router.post("/allowance-payment-runs")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
@@ -16,6 +15,7 @@ from civic.problems import NotFound, Problem
 from contracts.eldercare import AssessmentCompleted
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.clock import Today
 from services.eldercare.models import Assessment, Elder
 from services.eldercare.policy_store import assessment_scale, current_policy
 from services.eldercare.schemas import AssessmentCreate, AssessmentPublic
@@ -35,13 +35,13 @@ def public(a: Assessment, who: Principal) -> AssessmentPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def record_assessment(
-    resident_id: str, body: AssessmentCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker
+    resident_id: str, body: AssessmentCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
 ) -> AssessmentPublic:
     """Record an assessment; the level is computed here from the scores, never entered."""
     elder = await session.get(Elder, resident_id)
     if elder is None:
         raise NotFound("Elder")
-    if body.assessed_on > date.today() or body.assessed_on < elder.born:
+    if body.assessed_on > today or body.assessed_on < elder.born:
         raise Problem(422, "impossible-date", "Impossible assessment date", "not in the future nor before birth",
                       field="assessed_on")  # fmt: skip
     findings = rules.Findings(body.comatose, body.dementia_diagnosed, body.mental_disorder_diagnosed,

@@ -21,11 +21,11 @@ from civic.problems import Conflict, NotFound, Problem
 from contracts.eldercare import DeviceInstalled, DeviceRetired
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.clock import Today
 from services.eldercare.device_models import DeviceInstallation, MonitoringDevice
 from services.eldercare.device_schemas import DeviceCreate, DeviceMove, DevicePublic, DeviceRetire, InstallationPublic
 from services.eldercare.models import Elder
 from services.eldercare.rules import DeviceStatus
-from services.eldercare.schedule import china_today
 
 router = APIRouter(tags=["monitoring devices"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
@@ -80,10 +80,12 @@ async def announce_installed(outbox: Outbox, session: AsyncSession, device: Moni
 
 
 @router.post("/devices", status_code=status.HTTP_201_CREATED)
-async def register_device(body: DeviceCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker) -> DevicePublic:
+async def register_device(
+    body: DeviceCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
+) -> DevicePublic:
     """A device installed in an elder's home. Its id is the platform's and is never given to a second device,
     not even after the first is retired (old alarms and tasks name it)."""
-    if body.installed_on > china_today():
+    if body.installed_on > today:
         raise Problem(422, "date-in-future", "Not recorded ahead of time", field="installed_on")
     elder = await living_elder(session, body.resident_id)
     if await session.get(MonitoringDevice, body.device_id) is not None:
@@ -113,10 +115,12 @@ async def present(session: AsyncSession, device_id: str) -> tuple[MonitoringDevi
     return device, await history_of(session, device_id)
 
 
-def check_change(current: DeviceInstallation, on: date, field: str, new_resident: str | None = None) -> None:
+def check_change(
+    current: DeviceInstallation, on: date, today: date, field: str, new_resident: str | None = None
+) -> None:
     try:
         rules.check_device_change(rules.Installation(current.resident_id, current.installed_on, None), on,
-                                  china_today(), new_resident)  # fmt: skip
+                                  today, new_resident)  # fmt: skip
     except rules.DeviceChangeError as exc:
         kind = "same-elder" if new_resident == current.resident_id else "date-out-of-range"
         raise Problem(422, kind, "The device cannot be changed so", str(exc),
@@ -137,13 +141,13 @@ async def claim(session: AsyncSession, device: MonitoringDevice, **values: objec
 
 @router.post("/devices/{device_id}/move")
 async def move_device(
-    device_id: str, body: DeviceMove, session: SessionDep, outbox: OutboxDep, who: Caseworker
+    device_id: str, body: DeviceMove, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
 ) -> DevicePublic:
     """The device now serves another elder (from ``moved_on``, that whole day included); the span at the first
     elder's is kept."""
     device, history = await present(session, device_id)
     current = history[-1]
-    check_change(current, body.moved_on, "moved_on", body.resident_id)
+    check_change(current, body.moved_on, today, "moved_on", body.resident_id)
     elder = await living_elder(session, body.resident_id)
     seq = device.installations + 1
     await claim(session, device, installations=seq, resident_id=elder.resident_id, status=DeviceStatus.INSTALLED,
@@ -159,12 +163,12 @@ async def move_device(
 
 @router.post("/devices/{device_id}/retire")
 async def retire_device(
-    device_id: str, body: DeviceRetire, session: SessionDep, outbox: OutboxDep, who: Caseworker
+    device_id: str, body: DeviceRetire, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
 ) -> DevicePublic:
     """The device was collected (or broke): from ``retired_on`` it belongs to nobody, and its alarms are refused."""
     device, history = await present(session, device_id)
     current = history[-1]
-    check_change(current, body.retired_on, "retired_on")
+    check_change(current, body.retired_on, today, "retired_on")
     await claim(session, device, status=DeviceStatus.RETIRED, retired_on=body.retired_on, retire_reason=body.reason,
                 removal_due_by_death=None)  # fmt: skip
     current.removed_on, current.ended_by = body.retired_on, "retired"

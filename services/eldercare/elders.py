@@ -13,6 +13,7 @@ from civic.identity import sex
 from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.clock import Today
 from services.eldercare.models import Elder
 from services.eldercare.schemas import DoorPlatePublic, DoorPlateRef, ElderAddress, ElderCreate, ElderPublic
 
@@ -20,13 +21,13 @@ router = APIRouter(prefix="/elders", tags=["elders"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
 
 
-def public(elder: Elder, who: Principal) -> ElderPublic:
+def public(elder: Elder, who: Principal, today: date) -> ElderPublic:
     plate = None
     if elder.road_code is not None and elder.house_number is not None:
         plate = DoorPlatePublic(road_code=elder.road_code, road_name=elder.road_name, number=elder.house_number,
                                 suffix=elder.house_suffix, detail=elder.address_detail)  # fmt: skip
     return ElderPublic(
-        resident_id=shown_id(elder.resident_id, who), born=elder.born, age=rules.age_on(elder.born, date.today()),
+        resident_id=shown_id(elder.resident_id, who), born=elder.born, age=rules.age_on(elder.born, today),
         sex=sex(elder.resident_id), region_code=elder.region_code, community=elder.community,
         address=elder.address, door_plate=plate, living_situation=elder.living_situation,
         contact_phone=elder.contact_phone, died_on=elder.died_on,
@@ -48,10 +49,12 @@ def address_columns(free_text: str, plate: DoorPlateRef | None) -> dict[str, str
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def register_elder(body: ElderCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker) -> ElderPublic:
+async def register_elder(
+    body: ElderCreate, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
+) -> ElderPublic:
     """Register a resident aged 60 or over (age and sex come from the resident ID)."""
     born = rules.birth_date_of(body.resident_id)
-    if rules.age_on(born, date.today()) < grants.ELDER_AGE:
+    if rules.age_on(born, today) < grants.ELDER_AGE:
         raise Problem(422, "not-elderly", "Not an elder", f"eldercare registers residents aged {grants.ELDER_AGE} "
                       "and over", field="resident_id")  # fmt: skip
     address = address_columns(body.address, body.door_plate)
@@ -63,20 +66,22 @@ async def register_elder(body: ElderCreate, session: SessionDep, outbox: OutboxD
                                      community=body.community, living_situation=body.living_situation,
                                      contact_phone=body.contact_phone, **address)  # fmt: skip
     await session.commit()
-    return public(elder, who)
+    return public(elder, who, today)
 
 
 @router.get("/{resident_id}")
-async def read_elder(resident_id: str, session: SessionDep, who: CurrentUser) -> ElderPublic:
+async def read_elder(resident_id: str, session: SessionDep, who: CurrentUser, today: Today) -> ElderPublic:
     check_may_read(resident_id, who, "Elder")
     elder = await session.get(Elder, resident_id)
     if elder is None:
         raise NotFound("Elder")
-    return public(elder, who)
+    return public(elder, who, today)
 
 
 @router.put("/{resident_id}/address")
-async def move_elder(resident_id: str, body: ElderAddress, session: SessionDep, who: Caseworker) -> ElderPublic:
+async def move_elder(
+    resident_id: str, body: ElderAddress, session: SessionDep, who: Caseworker, today: Today
+) -> ElderPublic:
     """The elder moved (or the address is now known by its door plate): the old one is replaced whole."""
     elder = await session.get(Elder, resident_id)
     if elder is None:
@@ -85,4 +90,4 @@ async def move_elder(resident_id: str, body: ElderAddress, session: SessionDep, 
         setattr(elder, column, value)
     session.add(elder)
     await session.commit()
-    return public(elder, who)
+    return public(elder, who, today)

@@ -12,6 +12,7 @@ from civic.money import from_fen
 from civic.outbox import Outbox
 from contracts.eldercare import AllowanceGranted, AllowanceStopped, ElderRegistered, EndedAllowance
 from services.eldercare import rules
+from services.eldercare.clock import china_date_of
 from services.eldercare.models import (
     AgeAllowanceRun,
     Allowance,
@@ -132,7 +133,7 @@ async def grant_age_allowances_due(
         if rules.age_on(elder.born, on) < rules.AGE_ALLOWANCE_AGE:
             continue
         # Someone who became known after turning 80 is paid from the month they became known, not years back.
-        start = max(rules.age_allowance_from(elder.born), rules.first_of_month(elder.registered_at.date()))
+        start = max(rules.age_allowance_from(elder.born), rules.first_of_month(china_date_of(elder.registered_at)))
         cause = f"aged {rules.AGE_ALLOWANCE_AGE} on {rules.turns(elder.born, rules.AGE_ALLOWANCE_AGE).isoformat()}"
         allowance = await grant(session, outbox, elder, rules.AllowanceKind.AGE, start, cause, policy)
         if allowance is not None:

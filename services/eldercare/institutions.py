@@ -23,6 +23,7 @@ from civic.problems import Conflict, NotFound
 from contracts.eldercare import AdmittedToInstitution, DischargedFromInstitution
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, shown_id
+from services.eldercare.clock import Today
 from services.eldercare.models import Admission, AdmissionStatus, Bed, Elder, Institution
 from services.eldercare.policy_store import current_policy
 from services.eldercare.schemas import (
@@ -38,21 +39,21 @@ router = APIRouter(tags=["institutions"])
 Caseworker = Annotated[Principal, Depends(caseworker_of(DOMAIN))]
 
 
-async def ratio(session: AsyncSession, beds: list[Bed], region_code: str) -> BedRatioPublic:
-    target = Decimal((await current_policy(session)).parameter("nursing_bed_ratio_target", region_code, date.today()))
+async def ratio(session: AsyncSession, beds: list[Bed], region_code: str, today: date) -> BedRatioPublic:
+    target = Decimal((await current_policy(session)).parameter("nursing_bed_ratio_target", region_code, today))
     r = rules.nursing_bed_ratio([rules.BedKind(b.kind) for b in beds], target)
     return BedRatioPublic(beds=r.beds, nursing_type_beds=r.nursing_type_beds,
                           nursing_bed_ratio=None if r.ratio is None else str(r.ratio), target=str(target),
                           meets_target=r.meets_target)  # fmt: skip
 
 
-async def institution_public(session: AsyncSession, inst: Institution) -> InstitutionPublic:
+async def institution_public(session: AsyncSession, inst: Institution, today: date) -> InstitutionPublic:
     beds = list((await session.exec(select(Bed).where(Bed.institution_id == inst.id))).all())
     free = Counter(b.kind for b in beds if b.occupant is None)
     return InstitutionPublic(
         id=inst.id, name=inst.name, region_code=inst.region_code, ownership=inst.ownership,
         star_rating=inst.star_rating, occupied=sum(1 for b in beds if b.occupant is not None),
-        free={k.value: free.get(k.value, 0) for k in rules.BedKind}, nursing=await ratio(session, beds, inst.region_code),
+        free={k.value: free.get(k.value, 0) for k in rules.BedKind}, nursing=await ratio(session, beds, inst.region_code, today),
     )  # fmt: skip
 
 
@@ -65,7 +66,9 @@ def admission_public(a: Admission, who: Principal) -> AdmissionPublic:
 
 
 @router.post("/institutions", status_code=status.HTTP_201_CREATED)
-async def open_institution(body: InstitutionCreate, session: SessionDep, who: Caseworker) -> InstitutionPublic:
+async def open_institution(
+    body: InstitutionCreate, session: SessionDep, who: Caseworker, today: Today
+) -> InstitutionPublic:
     inst = Institution(name=body.name, region_code=body.region_code, ownership=body.ownership,
                        star_rating=body.star_rating)  # fmt: skip
     session.add(inst)
@@ -74,24 +77,28 @@ async def open_institution(body: InstitutionCreate, session: SessionDep, who: Ca
         for n in range(1, count + 1):
             session.add(Bed(institution_id=inst.id, label=f"{kind.value}-{n}", kind=kind))
     await session.commit()
-    return await institution_public(session, inst)
+    return await institution_public(session, inst, today)
 
 
 @router.get("/institutions/{institution_id}")
-async def read_institution(institution_id: str, session: SessionDep, who: CurrentUser) -> InstitutionPublic:
+async def read_institution(
+    institution_id: str, session: SessionDep, who: CurrentUser, today: Today
+) -> InstitutionPublic:
     inst = await session.get(Institution, institution_id)
     if inst is None:
         raise NotFound("Institution")
-    return await institution_public(session, inst)
+    return await institution_public(session, inst, today)
 
 
 @router.get("/regions/{region_code}/nursing-bed-ratio")
-async def regional_nursing_bed_ratio(region_code: str, session: SessionDep, who: CurrentUser) -> BedRatioPublic:
+async def regional_nursing_bed_ratio(
+    region_code: str, session: SessionDep, who: CurrentUser, today: Today
+) -> BedRatioPublic:
     """Over every institution whose region code starts with the given one (a county, or 371000-style city)."""
     prefix = region_code.rstrip("0") or region_code
     beds = await session.exec(select(Bed).join(Institution, col(Institution.id) == col(Bed.institution_id))
                               .where(col(Institution.region_code).startswith(prefix)))  # fmt: skip
-    return await ratio(session, list(beds.all()), region_code)
+    return await ratio(session, list(beds.all()), region_code, today)
 
 
 @router.post("/institutions/{institution_id}/admissions", status_code=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from services.eldercare import (
     time_bank,
     visits,
 )
+from services.eldercare.clock import Clock
 from services.eldercare.community_models import COMMUNITY_TABLES
 from services.eldercare.device_models import DEVICE_TABLES
 from services.eldercare.handlers import HANDLERS
@@ -27,8 +28,10 @@ from services.eldercare.policy_store import policy_loaded
 from services.eldercare.schedule import birthday_job
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
-    return create_app(
+def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """``clock`` says what day it is for eldercare (the kernel's China date by default); tests pass one they can
+    move."""
+    app = create_app(
         settings or Settings(service_name="eldercare"),
         title="civic · eldercare",
         routers=[
@@ -47,6 +50,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         handlers=HANDLERS,
         resources=[policy_loaded, birthday_job],  # the policy first: the job reads it
     )
+    if clock is not None:
+        app.state.eldercare_clock = clock
+    return app
 
 
 app = build_app()

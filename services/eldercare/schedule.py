@@ -5,27 +5,21 @@ alive and 80 or over today gets the age allowance. ``POST /age-allowance-runs`` 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from civic.schedule import periodic
 from services.eldercare import grants
+from services.eldercare.clock import clock_of
 from services.eldercare.policy_store import current_policy
 
 log = logging.getLogger("services.eldercare.schedule")
 INTERVAL_S = 3600.0
-CHINA = ZoneInfo("Asia/Shanghai")  # birthdays are counted in the elders' calendar, whatever the server's zone
-
-
-def china_today() -> date:
-    return datetime.now(CHINA).date()
 
 
 async def grant_age_allowances_due_today(app: FastAPI) -> None:
     service = app.state.service
-    today = getattr(app.state, "eldercare_clock", china_today)()
+    today = clock_of(app)()  # birthdays are counted in the elders' calendar, whatever the server's zone
     async with service.sessions() as session:
         granted = await grants.grant_age_allowances_due(session, service.outbox, today,
                                                         await current_policy(session), "daily birthday job")  # fmt: skip

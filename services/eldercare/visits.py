@@ -16,6 +16,7 @@ from civic.auth import CurrentUser, Principal, caseworker_of
 from civic.problems import NotFound, Problem
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
+from services.eldercare.clock import Today, china_date_of
 from services.eldercare.community_models import Visit
 from services.eldercare.community_schemas import OverdueVisit, VisitCreate, VisitPublic
 from services.eldercare.models import Admission, AdmissionStatus, Elder
@@ -32,11 +33,13 @@ def visit_public(v: Visit, who: Principal) -> VisitPublic:
 
 
 @router.post("/elders/{resident_id}/visits", status_code=status.HTTP_201_CREATED)
-async def record_visit(resident_id: str, body: VisitCreate, session: SessionDep, who: Caseworker) -> VisitPublic:
+async def record_visit(
+    resident_id: str, body: VisitCreate, session: SessionDep, who: Caseworker, today: Today
+) -> VisitPublic:
     elder = await session.get(Elder, resident_id)
     if elder is None:
         raise NotFound("Elder")
-    if body.visited_on > date.today():
+    if body.visited_on > today:
         raise Problem(422, "visit-in-future", "A visit is recorded after it took place", field="visited_on")
     visit = Visit(resident_id=resident_id, visited_on=body.visited_on, visitor=body.visitor, outcome=body.outcome,
                   note=body.note, recorded_by=who.subject)  # fmt: skip
@@ -58,12 +61,12 @@ async def visits_to(resident_id: str, session: SessionDep, who: CurrentUser) -> 
 
 @router.get("/visits/overdue")
 async def overdue_visits(
-    region_code: str, session: SessionDep, who: Caseworker, on: date | None = None
+    region_code: str, session: SessionDep, who: Caseworker, today: Today, on: date | None = None
 ) -> list[OverdueVisit]:
     """Living elders living alone or in an empty nest, in the region (a county, or a city as 371000), whose next
     visit was due before ``on`` (today by default); the longest overdue first. An elder with a bed in an institution
     is cared for there and is not on the list."""
-    on = on or date.today()
+    on = on or today
     prefix = region_code.rstrip("0") or region_code
     in_care = select(Admission.resident_id).where(Admission.status == AdmissionStatus.RESIDENT)
     elders = (await session.exec(select(Elder).where(
@@ -81,7 +84,7 @@ async def overdue_visits(
     for elder in elders:
         interval = int(policy.parameter(rules.visit_interval_parameter(elder.living_situation), elder.region_code, on))
         last = last_seen.get(elder.resident_id)
-        due = rules.visit_due(last, elder.registered_at.date(), interval)
+        due = rules.visit_due(last, china_date_of(elder.registered_at), interval)
         if (late := rules.days_overdue(due, on)) > 0:
             overdue.append(OverdueVisit(
                 resident_id=shown_id(elder.resident_id, who), community=elder.community,

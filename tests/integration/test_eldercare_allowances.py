@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,9 @@ CASEWORKER = Principal(subject="cw-1", role=Role.CASEWORKER, domain="eldercare")
 
 
 class Eldercare:
-    def __init__(self, api: httpx.AsyncClient, settings: Settings, service: Service, broker: EmbeddedBroker) -> None:
-        self.api, self.settings, self.service, self.broker = api, settings, service, broker
+    def __init__(self, api: httpx.AsyncClient, settings: Settings, service: Service, broker: EmbeddedBroker,
+                 clock: MovableClock | None = None) -> None:  # fmt: skip
+        self.api, self.settings, self.service, self.broker, self.clock = api, settings, service, broker, clock
         self.cw = identity_headers(CASEWORKER, settings)
 
     def citizen(self, rid: str) -> dict[str, str]:
@@ -93,15 +95,35 @@ async def read_topic(broker: EmbeddedBroker, topic: str, people: set[str]) -> li
     return found
 
 
+@dataclass
+class MovableClock:
+    """Eldercare's calendar, moved by the test; counts how often the service asked it."""
+
+    today: date
+    asked: int = 0
+
+    def __call__(self) -> date:
+        self.asked += 1
+        return self.today
+
+
 @asynccontextmanager
-async def eldercare(broker: EmbeddedBroker, tmp_path: Path) -> AsyncIterator[Eldercare]:
+async def eldercare(broker: EmbeddedBroker, tmp_path: Path, today: date | None = None) -> AsyncIterator[Eldercare]:
+    """Eldercare serving on its own database, its calendar at ``today`` (the test's date by default) and movable
+    through ``ec.clock``."""
     settings = settings_for(f"eldercare-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
-    app = build_app(settings)
     # The service's own birthday job runs at start: these tests drive the job themselves, on the days they choose,
-    # so the one at start sees a day on which nobody alive today was 80 yet.
-    app.state.eldercare_clock = lambda: date(1990, 1, 1)
+    # so the one at start sees a day on which nobody alive today was 80 yet; the service's day is set once it has.
+    clock = MovableClock(date(1990, 1, 1))
+    app = build_app(settings, clock=clock)
     async with serving(app, "eldercare") as api:
-        yield Eldercare(api, settings, app.state.service, broker)
+
+        async def job_ran() -> bool:
+            return clock.asked > 0
+
+        await eventually(job_ran, what="the birthday job at start")
+        clock.today = today or date.today()
+        yield Eldercare(api, settings, app.state.service, broker, clock)
 
 
 GRANTED = "civic.eldercare.allowance-granted.v1"
