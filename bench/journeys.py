@@ -1,6 +1,15 @@
-"""身后一件事 on the whole system as `civic up` runs it (SQLite): journeys/s flat out, and completion latency
-at a steady 50 journeys/s. A journey is complete when every step of its definition is done or not needed, as
-seen on the bus by an observer reading the domain topics (the tracker's own view adds its projection lag).
+"""身后一件事 on the whole system as `civic up` runs it (SQLite), choreographed and, side by side, orchestrated.
+
+- **Choreography** (the design): the death is registered through the gateway; the services react to each other's
+  events. Journeys/s flat out (16 in flight), completion latency at a steady 50/s, and the same steady load while
+  one service (eldercare) is stopped (SIGSTOP) for 30 s.
+- **Synchronous baseline**: the same system with its consumers off and ``civic.steps`` on; an orchestrator calls,
+  through the gateway, funeral's registration and then each service that reacts to what the last one published,
+  in turn, until nothing is left — what a gateway orchestrating the journey over HTTP would do. Same three
+  measurements.
+
+A journey is complete when every step of its definition is done or not needed, as seen on the bus by an observer
+reading the domain topics (the tracker's own view adds its projection lag); for both designs the same way.
 
 Run: `python -m bench.journeys` (also part of `make bench`). Not a test: it prints figures.
 """
@@ -15,8 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -24,8 +36,11 @@ from aiokafka import AIOKafkaConsumer
 from civic.auth import Role
 from civic.broker import free_port, port_in_use
 from civic.config import DOMAINS, Settings
-from civic.events import UnparseableEvent, decode
+from civic.events import UnparseableEvent, current_correlation_id, decode
 from civic.identity import check_character
+from civic.outbox import Outbox
+from civic.steps import message_of_row
+from contracts.funeral import DeathRegistered, Reporter
 from gateway.journeys.definitions.after_death import AFTER_DEATH
 from gateway.journeys.model import JourneyState
 from gateway.journeys.progress import Seen, derive
@@ -35,6 +50,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAT_OUT = int(os.environ.get("BENCH_JOURNEYS", "200"))
 PACED = int(os.environ.get("BENCH_PACED_JOURNEYS", "200"))
 RATE = float(os.environ.get("BENCH_JOURNEY_RATE", "50"))
+OUTAGE_S = float(os.environ.get("BENCH_OUTAGE_S", "30"))
+OUTAGE_RATE = float(os.environ.get("BENCH_OUTAGE_RATE", "10"))
+STOPPED = "eldercare"  # the service stopped for the outage
 CONCURRENCY = 16
 _serial = iter(range(1, 10**6))
 
@@ -43,6 +61,10 @@ def resident_id(born: date) -> str:
     """A valid, unique resident ID for the load (region 371002, Weihai Huancui)."""
     first17 = f"371002{born:%Y%m%d}{next(_serial) % 1000:03d}"
     return first17 + check_character(first17)
+
+
+def born(i: int) -> date:
+    return date(1925 + i % 45, 1 + i % 12, 1 + i % 28)
 
 
 class Observer:
@@ -78,68 +100,201 @@ class Observer:
             await consumer.stop()
 
 
-async def register(api: httpx.AsyncClient, headers: dict[str, str], born: date) -> tuple[str, float]:
+@dataclass
+class Client:
+    """The citizen's desk (a funeral caseworker registering deaths) and, for the baseline, the orchestrator."""
+
+    api: httpx.AsyncClient
+    data_dir: Path
+    orchestrated: bool
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # caseworker token per domain
+    reacts: dict[str, list[str]] = field(default_factory=dict)  # event type -> domains whose handlers take it
+
+    async def prepare(self) -> None:
+        settings = Settings(data_dir=self.data_dir)
+        for domain in DOMAINS:
+            token = issue_dev_token(settings, role=Role.CASEWORKER, subject=f"bench-{domain}", domain=domain)
+            self.headers[domain] = {"authorization": f"Bearer {token}"}
+        if self.orchestrated:
+            for domain in DOMAINS:
+                types = await self.api.get(f"/api/{domain}/steps", headers=self.headers[domain])
+                types.raise_for_status()
+                for event_type in types.json():
+                    self.reacts.setdefault(event_type, []).append(domain)
+
+    async def journey(self, i: int) -> str:
+        """Register a death; for the baseline, then carry it through every service in turn. The journey id."""
+        person = resident_id(born(i))
+        response = await self.api.post("/api/funeral/deaths", headers=self.headers["funeral"], json={
+            "resident_id": person, "date_of_death": "2026-11-01", "reported_by": {"name": "测试", "relation": "子女"}})  # fmt: skip
+        response.raise_for_status()
+        registered = response.json()
+        if self.orchestrated:
+            await self._orchestrate(person, registered)
+        return str(registered["journey_id"])
+
+    async def _orchestrate(self, person: str, registered: dict[str, Any]) -> None:
+        death = DeathRegistered(
+            resident_id=person, registration_id=registered["id"],
+            date_of_death=date.fromisoformat(registered["date_of_death"]),
+            registered_at=datetime.fromisoformat(registered["registered_at"]).astimezone(UTC),
+            reported_by=Reporter(**registered["reported_by"]), source=registered["source"],
+            region_code=registered["region_code"],
+        )  # fmt: skip
+        token = current_correlation_id.set(registered["journey_id"])
+        try:
+            pending = [message_of_row(Outbox(Settings(service_name="funeral")).record(death)).model_dump()]
+        finally:
+            current_correlation_id.reset(token)
+        while pending:  # breadth first: each service that reacts to a message, in turn
+            message = pending.pop(0)
+            event_type = dict(message["headers"])["ce_type"]
+            for domain in self.reacts.get(event_type, []):
+                step = await self.api.post(f"/api/{domain}/steps", headers=self.headers[domain], json=message)
+                step.raise_for_status()
+                pending.extend(step.json()["published"])
+
+
+@dataclass
+class Run:
+    started: dict[str, float] = field(default_factory=dict)  # journey id -> when its request went out
+    failed: list[str] = field(default_factory=list)  # why each failed journey failed, as the client saw it
+
+
+async def _one(client: Client, i: int, run: Run) -> None:
     started = time.monotonic()
-    response = await api.post("/api/funeral/deaths", headers=headers, json={
-        "resident_id": resident_id(born), "date_of_death": "2026-11-01",
-        "reported_by": {"name": "测试", "relation": "子女"}})  # fmt: skip
-    response.raise_for_status()
-    return str(response.json()["journey_id"]), started
+    try:
+        journey_id = await client.journey(i)
+    except httpx.HTTPStatusError as exc:
+        run.failed.append(f"{exc.response.status_code} from {exc.request.url.path.split('/')[2]}")
+        return
+    except httpx.TransportError as exc:
+        run.failed.append(type(exc).__name__)
+        return
+    run.started[journey_id] = started
 
 
-async def scenario(gateway: str, bootstrap: str, data_dir: Path) -> None:
-    headers = {"authorization": "Bearer " + issue_dev_token(Settings(data_dir=data_dir), role=Role.CASEWORKER,
-                                                            subject="bench", domain="funeral")}  # fmt: skip
+async def _wait_complete(observer: Observer, journeys: list[str], timeout: float) -> list[str]:
+    """The journeys still incomplete after ``timeout`` seconds (none, normally)."""
+    deadline = time.monotonic() + timeout
+    while any(j not in observer.completed_at for j in journeys) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return [j for j in journeys if j not in observer.completed_at]
+
+
+def _latencies(observer: Observer, run: Run) -> str:
+    done = sorted((observer.completed_at[j] - s) * 1000 for j, s in run.started.items() if j in observer.completed_at)
+    if not done:
+        return "none completed"
+    p50, p99 = done[len(done) // 2], done[min(len(done) - 1, int(0.99 * len(done)))]
+    return f"completion p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, max {done[-1]:,.0f} ms"
+
+
+async def paced(client: Client, count: int, rate: float, run: Run,
+                during: Callable[[float], Awaitable[None]] | None = None) -> None:  # fmt: skip
+    t0 = time.monotonic()
+    tasks = []
+    for i in range(count):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if during is not None:
+            await during(time.monotonic() - t0)
+        tasks.append(asyncio.create_task(_one(client, 10**5 + i, run)))
+    await asyncio.gather(*tasks)
+
+
+class Outage:
+    """SIGSTOP the stopped service a few seconds into the load, SIGCONT it ``OUTAGE_S`` later."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.state = pid, "before"
+
+    async def __call__(self, elapsed: float) -> None:
+        if self.state == "before" and elapsed >= 5:
+            os.kill(self.pid, signal.SIGSTOP)
+            self.state = "stopped"
+        elif self.state == "stopped" and elapsed >= 5 + OUTAGE_S:
+            self.resume()
+
+    def resume(self) -> None:
+        if self.state == "stopped":
+            os.kill(self.pid, signal.SIGCONT)
+            self.state = "resumed"
+
+
+async def scenario(design: str, gateway: str, bootstrap: str, data_dir: Path, stopped_pid: int) -> None:
     observer = Observer(bootstrap)
     stop = asyncio.Event()
     watching = asyncio.create_task(observer.run(stop))
-    limits = httpx.Limits(max_connections=CONCURRENCY)
+    limits = httpx.Limits(max_connections=CONCURRENCY * 2)
     async with httpx.AsyncClient(base_url=gateway, timeout=30, limits=limits) as api:
-        # Flat out: CONCURRENCY requests in flight at a time.
+        client = Client(api, data_dir, orchestrated=design == "baseline")
+        await client.prepare()
+
+        flat = Run()
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(i: int) -> tuple[str, float]:
+        async def gated(i: int) -> None:
             async with gate:
-                return await register(api, headers, date(1930 + i % 40, 1 + i % 12, 1 + i % 28))
+                await _one(client, i, flat)
 
         t0 = time.monotonic()
-        flat = await asyncio.gather(*(one(i) for i in range(FLAT_OUT)))
+        await asyncio.gather(*(gated(i) for i in range(FLAT_OUT)))
         accepted_s = time.monotonic() - t0
-        await _wait_complete(observer, [j for j, _ in flat])
-        flat_s = max(observer.completed_at[j] for j, _ in flat) - t0
-        print(f"flat out: {FLAT_OUT} deaths accepted in {accepted_s:.1f} s ({FLAT_OUT / accepted_s:,.0f}/s); "
-              f"all journeys complete after {flat_s:.1f} s → {FLAT_OUT / flat_s:,.1f} journeys/s")  # fmt: skip
+        missing = await _wait_complete(observer, list(flat.started), 300)
+        done = [observer.completed_at[j] for j in flat.started if j in observer.completed_at]
+        flat_s = (max(done) - t0) if done else float("nan")
+        print(f"  flat out ({CONCURRENCY} in flight): {FLAT_OUT} journeys requested, {len(flat.started)} accepted "
+              f"in {accepted_s:.1f} s; all complete after {flat_s:.1f} s → {len(done) / flat_s:,.1f} journeys/s"
+              f"{_failures(flat, missing)}")  # fmt: skip
 
-        # Paced: one registration every 1/RATE s; completion latency per journey.
-        paced: list[tuple[str, float]] = []
-        t0 = time.monotonic()
-        tasks = []
-        for i in range(PACED):
-            delay = t0 + i / RATE - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(register(api, headers, date(1925 + i % 40, 1 + i % 12, 1 + i % 28))))
-        paced = await asyncio.gather(*tasks)
-        await _wait_complete(observer, [j for j, _ in paced])
-        latencies = sorted((observer.completed_at[j] - started) * 1000 for j, started in paced)
-        p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-        print(f"paced {RATE:g}/s: {PACED} journeys, completion p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, "
-              f"max {latencies[-1]:,.0f} ms")  # fmt: skip
+        steady = Run()
+        await paced(client, PACED, RATE, steady)
+        missing = await _wait_complete(observer, list(steady.started), 300)
+        print(f"  paced {RATE:g}/s: {PACED} journeys, {_latencies(observer, steady)}{_failures(steady, missing)}")
+
+        outage, during = Outage(stopped_pid), Run()
+        try:
+            await paced(client, int(OUTAGE_RATE * (OUTAGE_S + 10)), OUTAGE_RATE, during, outage)
+        finally:
+            outage.resume()
+        missing = await _wait_complete(observer, list(during.started), 120)
+        print(f"  paced {OUTAGE_RATE:g}/s with {STOPPED} stopped for {OUTAGE_S:g} s: "
+              f"{len(during.started) + len(during.failed)} requested, {len(during.started)} accepted, "
+              f"{_latencies(observer, during)}{_failures(during, missing)}")  # fmt: skip
     stop.set()
     await watching
 
 
-async def _wait_complete(observer: Observer, journeys: list[str], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while any(j not in observer.completed_at for j in journeys):
-        if time.monotonic() > deadline:
-            missing = sum(j not in observer.completed_at for j in journeys)
-            raise RuntimeError(f"{missing} journeys did not complete within {timeout:g} s")
-        await asyncio.sleep(0.05)
+def _failures(run: Run, missing: list[str]) -> str:
+    parts = []
+    if run.failed:
+        reasons: dict[str, int] = {}
+        for reason in run.failed:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        parts.append(f"{len(run.failed)} refused or broken off ({', '.join(f'{n}× {r}' for r, n in reasons.items())})")
+    if missing:
+        parts.append(f"{len(missing)} accepted but never complete")
+    return "; " + "; ".join(parts) if parts else ""
 
 
-def main() -> None:
-    print(f"# 身后一件事 on civic up (SQLite, 2 cores here): steps {[s.name for s in AFTER_DEATH.steps]}")
+def _pid_of(data_dir: str, name: str) -> int:
+    title = f"civic {name} --data-dir {data_dir} ".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(title):
+                    return int(entry.name)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+    raise RuntimeError(f"no {name} process for {data_dir}")
+
+
+def run_design(design: str) -> None:
+    extra = {"CIVIC_SYNCHRONOUS_STEPS": "true", "CIVIC_CONSUMERS_ENABLED": "false"} if design == "baseline" else {}
+    # The bench measures the system, not the gateway's per-client limit (one bench client makes all requests).
+    env = {**os.environ, "CIVIC_RATE_LIMIT_PER_S": "1000000", "CIVIC_RATE_LIMIT_BURST": "1000000", **extra}
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         while any(port_in_use(port + i) for i in range(6)):
@@ -148,7 +303,7 @@ def main() -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "civic.local", "--data-dir", tmp, "--port", str(port),
              "--broker-port", str(broker_port)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )  # fmt: skip
         assert proc.stdout is not None
         try:
@@ -157,14 +312,19 @@ def main() -> None:
                     break
             else:
                 raise RuntimeError("civic up did not become ready")
-            asyncio.run(scenario(f"http://127.0.0.1:{port}", f"127.0.0.1:{broker_port}", Path(tmp)))
+            stopped = _pid_of(tmp, STOPPED)
+            asyncio.run(scenario(design, f"http://127.0.0.1:{port}", f"127.0.0.1:{broker_port}", Path(tmp), stopped))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-    print(
-        "synchronous baseline (the gateway calling each service in turn): not measured — the services offer "
-        "no per-step HTTP calls to orchestrate; see README"
-    )
+
+
+def main() -> None:
+    print(f"# 身后一件事 on civic up (SQLite, 2 cores here): steps {[s.name for s in AFTER_DEATH.steps]}")
+    for design, label in (("choreography", "choreography (the design)"),
+                          ("baseline", "synchronous baseline (through the gateway, each service in turn)")):  # fmt: skip
+        print(label)
+        run_design(design)
 
 
 if __name__ == "__main__":

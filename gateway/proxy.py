@@ -54,7 +54,10 @@ async def upstream_session(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.gateway_settings
     timeout = aiohttp.ClientTimeout(total=settings.gateway_timeout_s, sock_connect=settings.gateway_connect_timeout_s)
     async with aiohttp.ClientSession(
-        timeout=timeout, connector=aiohttp.TCPConnector(limit=500, ttl_dns_cache=300),
+        # Idle connections are dropped before the services' own keep-alive (uvicorn: 5 s) would close them: a
+        # request sent on a connection the server is closing at that moment fails (502) and, being a POST, cannot
+        # be repeated.
+        timeout=timeout, connector=aiohttp.TCPConnector(limit=500, ttl_dns_cache=300, keepalive_timeout=4),
         cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
     ) as session:  # fmt: skip
         app.state.upstream = session
