@@ -23,6 +23,7 @@ from gateway.openapi import router as openapi_router
 from gateway.proxy import router as proxy_router
 from gateway.proxy import upstream_session
 from gateway.ratelimit import RateLimiter
+from gateway.ratelimit_shared import SharedRateLimits, sharing_rate_limits
 from gateway.settings import GatewaySettings
 from gateway.subscriptions.api import router as subscriptions_router
 from gateway.subscriptions.fanout import subscription_handlers
@@ -70,11 +71,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             Consumer(f"{settings.service_name}-journeys", tracked),
             Consumer(f"{settings.service_name}-journeys-dlq", tracked, topics=DLQ_TOPICS),
         ],
-        resources=[verifying_tokens, upstream_session, running_deliveries, purging_expired_keys],
-    )
+        resources=[
+            verifying_tokens, upstream_session, running_deliveries, purging_expired_keys,
+            *([sharing_rate_limits] if gateway_settings.rate_limit_shared else []),
+        ],
+    )  # fmt: skip
     app.state.gateway_settings = gateway_settings
     app.state.breakers = Breakers(gateway_settings.breaker_failure_threshold, gateway_settings.breaker_open_s)
     app.state.rate_limiter = RateLimiter(gateway_settings.rate_limit_per_s, gateway_settings.rate_limit_burst)
+    app.state.shared_rate_limits = SharedRateLimits(
+        app.state.rate_limiter, app.state.service.engine, gateway_settings.rate_limit_sync_s
+    )
     if gateway_settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=gateway_settings.cors_origins, allow_credentials=False,

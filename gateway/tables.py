@@ -1,10 +1,11 @@
-"""The gateway's own tables (besides the journey tracker's): idempotency keys and the audit log."""
+"""The gateway's own tables (besides the journey tracker's): idempotency keys, the audit log, and the requests
+each client made per time window across all replicas (shared rate limits)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, Column, LargeBinary, Table, event
+from sqlalchemy import DDL, BigInteger, Column, LargeBinary, Table, event
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -45,6 +46,17 @@ class AuditEntry(GatewayBase, table=True):
     purpose: str | None = Field(default=None, max_length=500)  # the X-Purpose header, if the caller gave one
 
 
+class RateLimitWindow(GatewayBase, table=True):
+    """How many requests the replicas together accepted from one client in one time window (gateway.ratelimit_shared).
+    Each replica adds its own counts now and then; rows of past windows are deleted."""
+
+    __tablename__ = "rate_limit_window"
+
+    client: str = Field(primary_key=True, max_length=300)  # "role:subject", or "ip:address" without a valid token
+    window_start_ms: int = Field(primary_key=True, index=True, sa_type=BigInteger)  # Unix time, milliseconds
+    count: int
+
+
 def _table(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -63,4 +75,4 @@ for _verb in ("UPDATE", "DELETE"):
         f"CREATE RULE audit_entry_no_{_verb.lower()} AS ON {_verb} TO audit_entry DO INSTEAD NOTHING"
     ).execute_if(dialect="postgresql"))  # fmt: skip
 
-TABLES = [_table(IdempotencyRecord), _audit]
+TABLES = [_table(IdempotencyRecord), _audit, _table(RateLimitWindow)]
