@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from civic.app import Service
 from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
+from civic.clock import china_today
 from civic.config import Settings
 from civic.identity import mask_in_text
 from civic.outbox import OutboxRecord
@@ -40,6 +41,12 @@ class Eldercare:
                  clock: MovableClock | None = None) -> None:  # fmt: skip
         self.api, self.settings, self.service, self.broker, self.clock = api, settings, service, broker, clock
         self.cw = identity_headers(CASEWORKER, settings)
+
+    @property
+    def today(self) -> date:
+        """The service's day (the test's movable clock)."""
+        assert self.clock is not None, "an Eldercare made with a fixed clock: use that day"
+        return self.clock.today
 
     def citizen(self, rid: str) -> dict[str, str]:
         return identity_headers(Principal(subject=rid, role=Role.CITIZEN), self.settings)
@@ -108,9 +115,9 @@ class MovableClock:
 
 
 @asynccontextmanager
-async def eldercare(broker: EmbeddedBroker, tmp_path: Path, today: date | None = None) -> AsyncIterator[Eldercare]:
-    """Eldercare serving on its own database, its calendar at ``today`` (the test's date by default) and movable
-    through ``ec.clock``."""
+async def eldercare(broker: EmbeddedBroker, tmp_path: Path) -> AsyncIterator[Eldercare]:
+    """Eldercare serving on its own database, its calendar at China's date (``ec.today``, as its own clock would
+    say) and movable through ``ec.clock``."""
     settings = settings_for(f"eldercare-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
     # The service's own birthday job runs at start: these tests drive the job themselves, on the days they choose,
     # so the one at start sees a day on which nobody alive today was 80 yet; the service's day is set once it has.
@@ -122,7 +129,7 @@ async def eldercare(broker: EmbeddedBroker, tmp_path: Path, today: date | None =
             return clock.asked > 0
 
         await eventually(job_ran, what="the birthday job at start")
-        clock.today = today or date.today()
+        clock.today = china_today()
         yield Eldercare(api, settings, app.state.service, broker, clock)
 
 
@@ -174,11 +181,11 @@ async def test_someone_known_after_turning_80_is_paid_from_then_and_regional_ban
     banan_91 = resident_id(date(1935, 1, 5), region="500113")
     async with eldercare(broker, tmp_path) as ec:
         assert (await ec.register(banan_91, region="500113")).status_code == 201
-        assert len(await ec.run_birthday_job(date.today())) == 1
+        assert len(await ec.run_birthday_job(ec.today)) == 1
         [allowance] = await ec.allowances(banan_91)
-        assert allowance["granted_from"] == date.today().replace(day=1).isoformat(), "no years of back-pay"
+        assert allowance["granted_from"] == ec.today.replace(day=1).isoformat(), "no years of back-pay"
         assert allowance["monthly_amount"] == "300.00", "Banan's 90+ band"
-        month = date.today().replace(day=1).isoformat()
+        month = ec.today.replace(day=1).isoformat()
         paid = await ec.api.post("/allowance-payment-runs", json={"month": month}, headers=ec.cw)
         again = await ec.api.post("/allowance-payment-runs", json={"month": month}, headers=ec.cw)
         assert paid.status_code == 200 and again.json() == {"payments": 0}
@@ -194,7 +201,7 @@ async def test_citizens_see_their_own_allowances_only(broker: EmbeddedBroker, tm
     elder, other = resident_id(date(1940, 1, 1)), resident_id(date(1941, 1, 1))
     async with eldercare(broker, tmp_path) as ec:
         await ec.register(elder)
-        await ec.run_birthday_job(date.today())
+        await ec.run_birthday_job(ec.today)
         own = await ec.api.get(f"/elders/{elder}/allowances", headers=ec.citizen(elder))
         assert own.status_code == 200 and own.json()[0]["resident_id"] == elder
         for path in (f"/elders/{elder}/allowances", f"/elders/{elder}", f"/elders/{elder}/assessments"):
@@ -218,7 +225,7 @@ async def test_an_allowance_for_someone_under_80_is_refused_and_nothing_is_writt
         assert (await ec.register(young)).status_code == 201
         await eventually(ec._drained, what="registration published")
         response = await ec.api.post("/allowances", json={"resident_id": young, "allowance": "age",
-                                                          "on": date.today().isoformat()}, headers=ec.cw)  # fmt: skip
+                                                          "on": ec.today.isoformat()}, headers=ec.cw)  # fmt: skip
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"].endswith("/under-age") and response.json()["field"] == "resident_id"

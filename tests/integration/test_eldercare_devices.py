@@ -15,6 +15,7 @@ import httpx
 
 from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
+from civic.clock import china_today
 from civic.identity import mask
 from contracts.funeral import DeathRevoked
 from tests.conftest import eventually
@@ -22,7 +23,7 @@ from tests.factories import resident_id
 from tests.integration.test_eldercare_allowances import Eldercare, eldercare
 from tests.integration.test_eldercare_reactions import death, deliver
 
-TODAY = date.today()
+TODAY = china_today()  # the day the service's clock says it is (the fixture's, as the kernel's)
 INSTALLED, RETIRED = "civic.eldercare.device-installed.v1", "civic.eldercare.device-retired.v1"
 
 
