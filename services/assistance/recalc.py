@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from fastapi import FastAPI
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -108,57 +108,113 @@ async def _recalculate(
             job.cursor, job.finished_at = "", None  # a re-run goes through again; unchanged amounts stay unchanged
         session.add(job)
         await session.commit()
+        progress = Progress(job_id, job.cursor, job.examined, job.changed)
         policy = await current_policy(session)
+        # On PostgreSQL a chunk is read and assessed while the previous one is written and committed (two
+        # connections, disjoint cases). SQLite has one writer, and a reader that started before a commit cannot
+        # write after it: one chunk at a time there.
+        overlap = session.get_bind().dialect.name == "postgresql"
     examined = changed = 0
-    cases_table = table_of(Case)
     open_statuses = {str(status) for status in OPEN}
     in_region: dict[str, bool] = {}
     memo: dict[tuple[str, rules.Means], Outcome] = {}
-    while max_cases is None or examined < max_cases:
-        async with sessions() as session:
-            job = await session.get(RecalculationJob, job_id)
-            assert job is not None
+    writing: asyncio.Task[None] | None = None
+    try:
+        while max_cases is None or examined < max_cases:
             size = chunk if max_cases is None else min(chunk, max_cases - examined)
-            c = cases_table.c
-            conn = await session.connection()
-            # By primary key alone, filtered here: the only plan is a walk along the key, however many cases are
-            # closed (a filter on status let PostgreSQL sort every open case once per chunk). Suspended cases
-            # count: reinstated, they are paid at the amount in force.
-            rows = (await conn.execute(
-                core_select(c.id, c.benefit, c.resident_id, c.region_code, c.household_id, c.setting,
-                            c.child_category, c.status)
-                .where(c.id > job.cursor).order_by(c.id).limit(size)
-            )).all()  # fmt: skip
-            cases = [CaseRow(*row[:7]) for row in rows if row.status in open_statuses and row.household_id is not None]
-            if not rows:
-                job.finished_at = datetime.now(UTC)
-                session.add(job)
-                await session.commit()
-                return JobResult(examined, changed, True, job_id)
-            for case in cases:
-                if case.region_code not in in_region:
-                    in_region[case.region_code] = covered(region_code, case.region_code)
-            mine = [case for case in cases if in_region[case.region_code]]
-            if len(memo) > MEMO_LIMIT:
-                memo.clear()
-            changed_here = await recalculate_chunk(session, outbox, mine, policy, effective_from, job_id, memo=memo)
-            changed += changed_here
+            session = sessions()
+            try:
+                c = table_of(Case).c
+                # By primary key alone, filtered here: the only plan is a walk along the key, however many cases
+                # are closed (a filter on status let PostgreSQL sort every open case once per chunk). Suspended
+                # cases count: reinstated, they are paid at the amount in force.
+                rows = (await (await session.connection()).execute(
+                    core_select(c.id, c.benefit, c.resident_id, c.region_code, c.household_id, c.setting,
+                                c.child_category, c.status)
+                    .where(c.id > progress.cursor).order_by(c.id).limit(size)
+                )).all()  # fmt: skip
+                if not rows:
+                    await session.close()
+                    break
+                cases = [CaseRow(*r[:7]) for r in rows if r.status in open_statuses and r.household_id is not None]
+                for case in cases:
+                    if case.region_code not in in_region:
+                        in_region[case.region_code] = covered(region_code, case.region_code)
+                if len(memo) > MEMO_LIMIT:
+                    memo.clear()
+                mine = [case for case in cases if in_region[case.region_code]]
+                plan = await plan_chunk(session, mine, policy, effective_from, memo=memo)
+            except BaseException:
+                await session.close()
+                raise
             examined += len(cases)
-            job.cursor, job.examined, job.changed = rows[-1].id, job.examined + len(cases), job.changed + changed_here
-            session.add(job)
-            await session.commit()
-        if changed_here:
-            outbox.committed.set()  # the events are in: wake the relay (Outbox.add's hook, for the bulk path)
-    return JobResult(examined, changed, False, job_id)
+            changed += len(plan.changes)
+            progress = Progress(job_id, rows[-1].id, progress.examined + len(cases),
+                                progress.changed + len(plan.changes))  # fmt: skip
+            if writing is not None:
+                await asyncio.shield(writing)  # chunks commit in order, so the cursor only moves past done work
+            writing = asyncio.create_task(write_chunk(session, outbox, plan, progress))
+            if not overlap:
+                await asyncio.shield(writing)
+    finally:
+        if writing is not None:
+            await asyncio.shield(writing)  # the chunk in hand commits (or fails) before the job returns
+    if max_cases is not None and examined >= max_cases:
+        return JobResult(examined, changed, False, job_id)
+    async with sessions() as session:
+        job = await session.get(RecalculationJob, job_id)
+        assert job is not None
+        job.finished_at = datetime.now(UTC)
+        session.add(job)
+        await session.commit()
+    return JobResult(examined, changed, True, job_id)
 
 
-async def recalculate_chunk(
-    session: AsyncSession, outbox: Outbox, cases: list[CaseRow], policy: rules.Policy, effective_from: date,
-    job_id: str, *, memo: dict[tuple[str, rules.Means], Outcome],
-) -> int:  # fmt: skip
-    """Reassess a chunk of cases; only those whose amount changes cost more than the chunk's few reads."""
+@dataclass(frozen=True)
+class Progress:
+    """The job's row as a chunk leaves it: written with the chunk's changes, in its transaction."""
+
+    job_id: str
+    cursor: str
+    examined: int
+    changed: int
+
+
+@dataclass
+class ChunkPlan:
+    """What a chunk changes, found by its reads: the amounts, and the cases whose rise reaches paid months."""
+
+    changes: list[lifecycle.AmountChange]
+    back_pay: list[lifecycle.AmountChange]
+
+
+async def write_chunk(session: AsyncSession, outbox: Outbox, plan: ChunkPlan, progress: Progress) -> None:
+    """Write a chunk's changes, events, back-pay and the job's cursor in one transaction, then commit."""
+    try:
+        await lifecycle.set_amounts(session, outbox, plan.changes, actor=ACTOR, cause=f"policy {progress.job_id}")
+        for change in plan.back_pay:
+            case_now = await session.get(Case, change.case.id)  # a rise: the difference, for the months paid
+            assert case_now is not None
+            await lifecycle.pay_back(session, outbox, case_now, change.effective_from)
+        jobs = table_of(RecalculationJob)
+        await (await session.connection()).execute(
+            update(jobs).where(jobs.c.id == progress.job_id)
+            .values(cursor=progress.cursor, examined=progress.examined, changed=progress.changed)
+        )  # fmt: skip
+        await session.commit()
+    finally:
+        await session.close()
+    if plan.changes:
+        outbox.committed.set()  # the events are in: wake the relay (Outbox.add's hook, for the bulk path)
+
+
+async def plan_chunk(
+    session: AsyncSession, cases: list[CaseRow], policy: rules.Policy, effective_from: date, *,
+    memo: dict[tuple[str, rules.Means], Outcome],
+) -> ChunkPlan:  # fmt: skip
+    """Reassess a chunk of cases: a few reads for the whole chunk, then the rules (each distinct means once)."""
     if not cases:
-        return 0
+        return ChunkPlan([], [])
     conn = await session.connection()
     amounts, payments = table_of(BenefitAmount), table_of(Payment)
     household_kinds = {str(k) for k in rules.HOUSEHOLD_BENEFITS}
@@ -211,14 +267,8 @@ async def recalculate_chunk(
             entry_exists=any(e == start for e, _ in entries), latest=all(e <= start for e, _ in entries),
             reason=reason,
         ))  # fmt: skip
-    await lifecycle.set_amounts(session, outbox, changes, actor=ACTOR, cause=f"policy {job_id}")
-    for change in changes:
-        paid_until = last_paid.get(change.case.id)
-        if paid_until is not None and paid_until >= change.effective_from:
-            case_now = await session.get(Case, change.case.id)  # a rise: the difference, for the months paid
-            assert case_now is not None
-            await lifecycle.pay_back(session, outbox, case_now, change.effective_from)
-    return len(changes)
+    back_pay = [c for c in changes if (paid := last_paid.get(c.case.id)) is not None and paid >= c.effective_from]
+    return ChunkPlan(changes, back_pay)
 
 
 def _outcome(case: CaseRow, facts_of: rules.Means | rules.Household, policy: rules.Policy, on: date) -> Outcome:
