@@ -77,6 +77,10 @@ class PersonEvent(Event):
     def subject(self) -> str:
         return self.resident_id
 
+    def parties(self) -> tuple[str, ...]:
+        """The residents whose own business this event is: each may follow the journey it starts."""
+        return (self.resident_id,)
+
 
 def topic_of(domain: str) -> str:
     return f"civic.{domain}"

@@ -64,6 +64,10 @@ class Outbox:
         self._key = settings.pseudonym_key.get_secret_value().encode()
         self.committed = asyncio.Event()
 
+    def pseudonym_of(self, resident_id: str) -> str:
+        """The keyed pseudonym events carry for a resident (their Kafka key and ``ce_subject``)."""
+        return pseudonym(resident_id, self._key)
+
     def key_for(self, event: Event) -> str:
         subject = event.subject()
         return pseudonym(subject, self._key) if isinstance(event, PersonEvent) else subject

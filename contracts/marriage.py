@@ -18,6 +18,9 @@ class MarriageRegistered(PersonEvent):
     spouse_resident_id: ResidentId
     registered_on: date
 
+    def parties(self) -> tuple[str, ...]:
+        return (self.resident_id, self.spouse_resident_id)
+
 
 class DivorceRegistered(PersonEvent):
     """A divorce by agreement was registered (after the cooling-off period); both parties are named.
@@ -29,6 +32,9 @@ class DivorceRegistered(PersonEvent):
     spouse_resident_id: ResidentId
     registered_on: date
     marriage_registration_id: str | None = None
+
+    def parties(self) -> tuple[str, ...]:
+        return (self.resident_id, self.spouse_resident_id)
 
 
 class SpouseWidowed(PersonEvent):

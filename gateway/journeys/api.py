@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
 from civic import dlq
@@ -29,7 +30,7 @@ from civic.identity import pseudonym
 from civic.problems import NotFound, Problem
 from gateway.journeys.definitions import JOURNEYS
 from gateway.journeys.model import LABELS, JourneyState
-from gateway.journeys.tables import JourneyAlias, JourneyEventRecord, JourneyRecord
+from gateway.journeys.tables import JourneyAlias, JourneyEventRecord, JourneyParty, JourneyRecord
 from gateway.proxy import authenticate
 
 router = APIRouter(prefix="/journeys", tags=["journeys"])
@@ -110,6 +111,11 @@ def _own_pseudonym(caller: Principal, request: Request) -> str:
     return pseudonym(caller.subject, key)
 
 
+def _a_party(me: str) -> ColumnElement[bool]:
+    """Journeys that name ``me`` as a further party (a spouse)."""
+    return col(JourneyRecord.id).in_(select(JourneyParty.journey_id).where(JourneyParty.subject == me))
+
+
 @router.get("")
 async def list_journeys(
     caller: Caller,
@@ -124,7 +130,7 @@ async def list_journeys(
     query = select(JourneyRecord).order_by(col(JourneyRecord.started_at).desc())
     if caller.role is Role.CITIZEN:
         me = _own_pseudonym(caller, request)
-        query = query.where(or_(JourneyRecord.subject == me, JourneyRecord.initiator == me))
+        query = query.where(or_(JourneyRecord.subject == me, JourneyRecord.initiator == me, _a_party(me)))
     elif not _staff(caller):
         raise Problem(403, "forbidden", "Not allowed", "Journeys are for citizens (their own) and operators.")
     if kind:
@@ -174,9 +180,10 @@ async def my_notifications(
     from the journeys themselves, so there is nothing more to keep and a rebuilt tracker gives the same list."""
     if caller.role is not Role.CITIZEN:
         raise Problem(403, "forbidden", "Not allowed", "Notifications are for citizens, about their own journeys.")
+    me = _own_pseudonym(caller, request)
     query = (
         select(JourneyRecord)
-        .where(JourneyRecord.subject == _own_pseudonym(caller, request), col(JourneyRecord.state).in_(OVER))
+        .where(or_(JourneyRecord.subject == me, _a_party(me)), col(JourneyRecord.state).in_(OVER))
         .order_by(col(JourneyRecord.updated_at).desc())
         .limit(limit)
     )
@@ -189,7 +196,8 @@ async def read_journey(journey_id: str, caller: Caller, session: SessionDep, req
     if record is None:
         raise NotFound("journey")
     if caller.role is Role.CITIZEN:
-        if _own_pseudonym(caller, request) not in (record.subject, record.initiator):
+        me = _own_pseudonym(caller, request)
+        if me not in (record.subject, record.initiator) and await session.get(JourneyParty, (record.id, me)) is None:
             raise NotFound("journey")  # someone else's journey does not exist, as far as this caller knows
         return _view(record)
     if not _staff(caller):

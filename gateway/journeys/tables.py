@@ -54,4 +54,13 @@ class JourneyAlias(GatewayTable, table=True):
     journey_id: str = Field(index=True, max_length=64)
 
 
-TABLES = [JourneyRecord.__table__, JourneyEventRecord.__table__, JourneyAlias.__table__]  # type: ignore[attr-defined]
+class JourneyParty(GatewayTable, table=True):
+    """A further person a journey is about, besides its subject: the spouse in a marriage or a divorce."""
+
+    __tablename__ = "journey_party"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    subject: str = Field(primary_key=True, index=True, max_length=64)  # the person's pseudonym
+
+
+TABLES = [JourneyRecord.__table__, JourneyEventRecord.__table__, JourneyAlias.__table__, JourneyParty.__table__]  # type: ignore[attr-defined]

@@ -14,11 +14,11 @@ import contracts  # noqa: F401 - fills the event registry the definitions refer 
 from civic import dlq
 from civic.bus import Handler, HandlerContext, Handlers
 from civic.config import DOMAINS
-from civic.events import Envelope, Event
+from civic.events import Envelope, Event, PersonEvent
 from gateway.journeys.definitions import JOURNEYS
 from gateway.journeys.model import Journey, JourneyState
 from gateway.journeys.progress import Seen, derive
-from gateway.journeys.tables import JourneyAlias, JourneyEventRecord, JourneyRecord
+from gateway.journeys.tables import JourneyAlias, JourneyEventRecord, JourneyParty, JourneyRecord
 
 DLQ_TOPICS = [dlq.topic_for(group) for group in DOMAINS]
 OPEN_STATES = [JourneyState.IN_PROGRESS, JourneyState.FAILED, JourneyState.COMPENSATING]
@@ -37,7 +37,16 @@ async def track_journey_event(event: Event, ctx: HandlerContext) -> None:
     if ctx.topic.startswith("civic.dlq."):
         dead_letter_of = ctx.headers.get("civic_dlq_group", b"").decode() or ctx.topic.removeprefix("civic.dlq.")
         error = ctx.headers.get(dlq.ERROR_HEADER, b"").decode()[:500] or None
-    await record_event(ctx.session, env, dead_letter_of, error, event)
+    parties = {ctx.outbox.pseudonym_of(p) for p in event.parties()} if isinstance(event, PersonEvent) else set()
+    await record_event(ctx.session, env, dead_letter_of, error, event, parties - {env.subject})
+
+
+async def note_parties(session: AsyncSession, journey_id: str, subjects: set[str]) -> None:
+    """Everyone else the starting event names may follow the journey too (added once: a replayed event returns
+    before this)."""
+    for subject in subjects:
+        if await session.get(JourneyParty, (journey_id, subject)) is None:
+            session.add(JourneyParty(journey_id=journey_id, subject=subject))
 
 
 def starting(env: Envelope, data: Event | None) -> Journey | None:
@@ -46,8 +55,11 @@ def starting(env: Envelope, data: Event | None) -> Journey | None:
 
 
 async def record_event(
-    session: AsyncSession, env: Envelope, dead_letter_of: str | None, error: str | None, data: Event | None = None
-) -> None:
+    session: AsyncSession, env: Envelope, dead_letter_of: str | None, error: str | None, data: Event | None = None,
+    parties: set[str] | frozenset[str] = frozenset(),
+) -> None:  # fmt: skip
+    """``parties``: the pseudonyms of everyone else the event names (a spouse), who may follow the journey it
+    starts."""
     event_id = env.id if dead_letter_of is None else f"{env.id}@dlq.{dead_letter_of}"
     if await session.get(JourneyEventRecord, event_id) is not None:
         return  # seen already (a replayed dead letter arrives again under the same id)
@@ -68,6 +80,8 @@ async def record_event(
         )  # fmt: skip
     if record is not None:
         await _recompute(session, record)
+    if definition is not None:
+        await note_parties(session, journey_id, set(parties))
 
 
 async def _journey_of(session: AsyncSession, env: Envelope, starts: Journey | None) -> str:

@@ -56,3 +56,11 @@ async def test_a_marriage_registered_has_assistance_recheck_the_households(civic
         assert [(j["id"], j["label_zh"], j["state_zh"]) for j in mine] == [(journey_id, "结婚登记一件事", "全部办结")]
         news = (await api.get("/journeys/notifications", headers=groom_sees)).json()
         assert any(n["journey_id"] == journey_id and "重新核对" in n["text_zh"] for n in news)
+        bride_sees = civic_system.auth(Role.CITIZEN, bride)  # the other party follows her marriage too
+        hers = (await api.get("/journeys", headers=bride_sees, params={"kind": "marriage"})).json()
+        assert [j["id"] for j in hers] == [journey_id]
+        assert (await api.get(f"/journeys/{journey_id}", headers=bride_sees)).status_code == 200
+        her_news = (await api.get("/journeys/notifications", headers=bride_sees)).json()
+        assert [n["journey_id"] for n in her_news] == [journey_id]
+        stranger = civic_system.auth(Role.CITIZEN, resident_id(date(1991, 1, 1)))
+        assert (await api.get(f"/journeys/{journey_id}", headers=stranger)).status_code == 404
