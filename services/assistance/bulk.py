@@ -12,7 +12,7 @@ the kernel's envelope fails there. A bulk ``Outbox.add_many`` in civic/outbox.py
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -98,10 +98,16 @@ def outbox_rows(outbox: Outbox, events: Sequence[Event]) -> list[tuple[Any, ...]
         template = templates.get(event.type_name)
         if template is None:
             template = templates[event.type_name] = _headers_template(outbox, event.type_name, now, traceparent)
-        event_id, key = str(uuid.uuid4()), outbox.key_for(event)
+        event_id, key = uuid4_text(), outbox.key_for(event)
         headers = template.replace(_ID, event_id).replace(_SUBJECT, key)
         rows.append((event_id, event.type_name, event.topic(), key, headers, event.model_dump_json().encode(), now))
     return rows
+
+
+def uuid4_text() -> str:
+    """``str(uuid.uuid4())``, from the same random bytes, without building a ``UUID`` (a third of its cost)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def _headers_template(outbox: Outbox, event_type: str, now: datetime, traceparent: str | None) -> str:

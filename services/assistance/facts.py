@@ -128,10 +128,15 @@ async def means(conn: AsyncConnection, household_ids: Sequence[str], on: date) -
     for hid, fen in rows.all():
         sums[hid][2] += int(fen)
     zero = [0, 0, 0]
-    return {
-        hid: rules.Means.of_fen(region_code, rules.Area(area), counted[hid], *sums.get(hid, zero))
-        for hid, region_code, area in heads
-    }
+    alike: dict[tuple[str, str, int, int, int, int], rules.Means] = {}  # one Means per distinct figures
+    result = {}
+    for hid, region_code, area in heads:
+        figures = (region_code, area, counted[hid], *sums.get(hid, zero))
+        found = alike.get(figures)
+        if found is None:
+            found = alike[figures] = rules.Means.of_fen(region_code, rules.Area(area), *figures[2:])
+        result[hid] = found
+    return result
 
 
 class ClaimSource(Protocol):

@@ -87,6 +87,7 @@ class CaseRow(NamedTuple):
     household_id: str
     setting: str | None
     child_category: str | None
+    status: str
 
 
 # Assessments of household benefits by their means (the policy and the date are the job's): households with the
@@ -136,7 +137,7 @@ async def _recalculate(
                 if not rows:
                     await session.close()
                     break
-                cases = [CaseRow(*r[:7]) for r in rows if r.status in open_statuses and r.household_id is not None]
+                cases = [CaseRow._make(r) for r in rows if r.status in open_statuses and r.household_id is not None]
                 for case in cases:
                     if case.region_code not in in_region:
                         in_region[case.region_code] = covered(region_code, case.region_code)

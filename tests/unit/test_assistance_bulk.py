@@ -5,6 +5,7 @@ envelope or in the contract fails here, not in a consumer."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from civic.events import current_causation_id, current_correlation_id, current_i
 from civic.money import from_fen
 from civic.outbox import Outbox
 from contracts.assistance import BenefitChanged
-from services.assistance.bulk import OUTBOX_COLUMNS, outbox_rows
+from services.assistance.bulk import OUTBOX_COLUMNS, outbox_rows, uuid4_text
 from tests.factories import resident_id
 
 
@@ -63,3 +64,21 @@ def test_an_event_built_without_validation_is_the_validated_event() -> None:
     built = BenefitChanged.model_construct(**dict(event))
     assert built.model_dump_json() == event.model_dump_json()
     assert BenefitChanged.model_validate_json(built.model_dump_json()) == event
+
+
+def test_a_copy_of_another_case_s_event_is_that_case_s_event() -> None:
+    """The recalculation builds one event per distinct amounts and copies it for each case."""
+    first, second = changed(1), changed(1)
+    second = BenefitChanged(**{**dict(second), "case_id": "c-other", "household_id": None})
+    copied = BenefitChanged.model_construct(**dict(first)).model_copy(
+        update={"resident_id": second.resident_id, "case_id": "c-other", "household_id": None}
+    )
+    assert copied.model_dump_json() == second.model_dump_json()
+
+
+def test_event_ids_are_uuid4_text() -> None:
+    ids = {uuid4_text() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
