@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from fastapi import FastAPI
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.fixtures import add_missing, read_csv
 from civic.money import to_fen
 from services.eldercare import rules
 from services.eldercare.models import AllowanceRate, PolicyParameter
@@ -30,39 +30,31 @@ def assessment_scale() -> rules.Scale:
 
 
 def fixture_rates() -> list[rules.Rate]:
-    with (POLICY / "allowances.csv").open(encoding="utf-8") as f:
-        return [
-            rules.Rate(row["region_code"], row["allowance"], int(row["min_age"]),
-                       date.fromisoformat(row["effective_from"]), to_fen(Decimal(row["monthly_yuan"])), row["source"])
-            for row in csv.DictReader(f)
-        ]  # fmt: skip
+    return [
+        rules.Rate(row["region_code"], row["allowance"], int(row["min_age"]), date.fromisoformat(row["effective_from"]),
+                   to_fen(Decimal(row["monthly_yuan"])), row["source"])
+        for row in read_csv(POLICY / "allowances.csv")
+    ]  # fmt: skip
 
 
 def fixture_parameters() -> list[rules.Parameter]:
-    with (POLICY / "parameters.csv").open(encoding="utf-8") as f:
-        return [
-            rules.Parameter(row["region_code"], row["parameter"], date.fromisoformat(row["effective_from"]),
-                            row["value"], row["source"])
-            for row in csv.DictReader(f)
-        ]  # fmt: skip
+    return [
+        rules.Parameter(row["region_code"], row["parameter"], date.fromisoformat(row["effective_from"]), row["value"],
+                        row["source"])
+        for row in read_csv(POLICY / "parameters.csv")
+    ]  # fmt: skip
 
 
 async def load_fixtures(session: AsyncSession) -> None:
     """Insert the rows not there yet; a row already present is never rewritten (figures change by a new dated
     row, so history stays as it was)."""
-    have_rates = {(r.region_code, r.allowance, r.min_age, r.effective_from)
-                  for r in (await session.exec(select(AllowanceRate))).all()}  # fmt: skip
-    for r in fixture_rates():
-        if (r.region_code, r.allowance, r.min_age, r.effective_from) not in have_rates:
-            session.add(AllowanceRate(region_code=r.region_code, allowance=r.allowance, min_age=r.min_age,
-                                      effective_from=r.effective_from, monthly_fen=r.monthly_fen, source=r.source))  # fmt: skip
-    have_params = {(p.region_code, p.name, p.effective_from)
-                   for p in (await session.exec(select(PolicyParameter))).all()}  # fmt: skip
-    for p in fixture_parameters():
-        if (p.region_code, p.name, p.effective_from) not in have_params:
-            session.add(PolicyParameter(region_code=p.region_code, name=p.name, effective_from=p.effective_from,
-                                        value=p.value, source=p.source))  # fmt: skip
-    await session.commit()
+    rates = [AllowanceRate(region_code=r.region_code, allowance=r.allowance, min_age=r.min_age,
+                           effective_from=r.effective_from, monthly_fen=r.monthly_fen, source=r.source)
+             for r in fixture_rates()]  # fmt: skip
+    await add_missing(session, rates, key=lambda r: (r.region_code, r.allowance, r.min_age, r.effective_from))
+    parameters = [PolicyParameter(region_code=p.region_code, name=p.name, effective_from=p.effective_from,
+                                  value=p.value, source=p.source) for p in fixture_parameters()]  # fmt: skip
+    await add_missing(session, parameters, key=lambda r: (r.region_code, r.name, r.effective_from))
 
 
 @dataclass(frozen=True)

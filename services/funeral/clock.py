@@ -21,7 +21,7 @@ def clock_of(app: FastAPI) -> Clock:
     return clock if clock is not None else clock_for(app.state.service.settings)
 
 
-def today(request: Request) -> date:
+async def today(request: Request) -> date:  # async: no worker-thread hop per request
     return clock_of(request.app)()
 
 

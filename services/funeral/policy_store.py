@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.fixtures import add_missing, read_csv
 from civic.money import from_fen, to_fen
 from services.funeral.models import PolicyParameter
 from services.funeral.rules import Parameter, Policy, parse_amount
@@ -21,37 +20,18 @@ FIXTURE = Path(__file__).parent / "policy" / "parameters.csv"
 
 
 def fixture_parameters(path: Path = FIXTURE) -> list[Parameter]:
-    with path.open(encoding="utf-8") as f:
-        return [
-            Parameter(
-                row["region_code"],
-                row["parameter"],
-                date.fromisoformat(row["effective_from"]),
-                parse_amount(row["value"]),
-                row["source"],
-            )
-            for row in csv.DictReader(f)
-        ]
+    return [
+        Parameter(row["region_code"], row["parameter"], date.fromisoformat(row["effective_from"]),
+                  parse_amount(row["value"]), row["source"])
+        for row in read_csv(path)
+    ]  # fmt: skip
 
 
 async def load_fixture(session: AsyncSession, parameters: list[Parameter]) -> None:
     """Rows already present stay as they are: a figure changes by a new row with a new effective date."""
-    existing = {(p.region_code, p.name, p.effective_from) for p in (await session.exec(select(PolicyParameter))).all()}
-    for p in parameters:
-        if (p.region_code, p.name, p.effective_from) not in existing:
-            session.add(
-                PolicyParameter(
-                    region_code=p.region_code,
-                    name=p.name,
-                    effective_from=p.effective_from,
-                    value_fen=to_fen(p.value),
-                    source=p.source,
-                )
-            )
-    try:
-        await session.commit()
-    except IntegrityError:  # another replica loaded the same rows at the same time
-        await session.rollback()
+    rows = [PolicyParameter(region_code=p.region_code, name=p.name, effective_from=p.effective_from,
+                            value_fen=to_fen(p.value), source=p.source) for p in parameters]  # fmt: skip
+    await add_missing(session, rows, key=lambda r: (r.region_code, r.name, r.effective_from))
 
 
 async def current_policy(session: AsyncSession) -> Policy:

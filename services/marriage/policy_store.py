@@ -13,17 +13,16 @@ change to make deliberately in the table, not by editing the file.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.fixtures import add_missing, read_csv
 from services.marriage.models import HolidayCalendarDay, PolicyParameter
 from services.marriage.rules import CalendarDay, DayKind, HolidayCalendar, Parameter, Policy
 
@@ -32,58 +31,31 @@ HOLIDAYS = Path(__file__).parent / "policy" / "holidays.csv"
 
 
 def fixture_parameters() -> list[Parameter]:
-    with FIXTURE.open(encoding="utf-8") as f:
-        return [
-            Parameter(
-                row["region_code"],
-                row["parameter"],
-                date.fromisoformat(row["effective_from"]),
-                int(row["value"]),
-                row["source"],
-            )
-            for row in csv.DictReader(f)
-        ]
+    return [
+        Parameter(row["region_code"], row["parameter"], date.fromisoformat(row["effective_from"]), int(row["value"]),
+                  row["source"])
+        for row in read_csv(FIXTURE)
+    ]  # fmt: skip
 
 
 def fixture_holidays(path: Path = HOLIDAYS) -> list[CalendarDay]:
-    with path.open(encoding="utf-8") as f:
-        return [
-            CalendarDay(date.fromisoformat(row["date"]), DayKind(row["kind"]), row["name"], row["source"])
-            for row in csv.DictReader(f)
-        ]
-
-
-async def _commit_unless_loaded_meanwhile(session: AsyncSession) -> None:
-    try:
-        await session.commit()
-    except IntegrityError:  # another replica loaded the same rows at the same time
-        await session.rollback()
+    return [
+        CalendarDay(date.fromisoformat(row["date"]), DayKind(row["kind"]), row["name"], row["source"])
+        for row in read_csv(path)
+    ]
 
 
 async def load_fixture(session: AsyncSession, parameters: list[Parameter]) -> None:
     """Rows already present stay as they are: a figure changes by a new row with a new effective date."""
-    existing = {(p.region_code, p.name, p.effective_from) for p in (await session.exec(select(PolicyParameter))).all()}
-    for p in parameters:
-        if (p.region_code, p.name, p.effective_from) not in existing:
-            session.add(
-                PolicyParameter(
-                    region_code=p.region_code,
-                    name=p.name,
-                    effective_from=p.effective_from,
-                    value=p.value,
-                    source=p.source,
-                )
-            )
-    await _commit_unless_loaded_meanwhile(session)
+    rows = [PolicyParameter(region_code=p.region_code, name=p.name, effective_from=p.effective_from, value=p.value,
+                            source=p.source) for p in parameters]  # fmt: skip
+    await add_missing(session, rows, key=lambda r: (r.region_code, r.name, r.effective_from))
 
 
 async def load_holidays(session: AsyncSession, days: list[CalendarDay]) -> None:
     """Days already present stay as they are; days not yet present are added (a new year's notice)."""
-    existing = set((await session.exec(select(col(HolidayCalendarDay.day)))).all())
-    for d in days:
-        if d.day not in existing:
-            session.add(HolidayCalendarDay(day=d.day, kind=d.kind.value, name=d.name, source=d.source))
-    await _commit_unless_loaded_meanwhile(session)
+    rows = [HolidayCalendarDay(day=d.day, kind=d.kind.value, name=d.name, source=d.source) for d in days]
+    await add_missing(session, rows, key=lambda r: r.day)
 
 
 async def current_policy(session: AsyncSession) -> Policy:

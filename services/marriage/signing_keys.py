@@ -99,7 +99,7 @@ async def certificate_keys(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def keyring(request: Request) -> Keyring:
+async def keyring(request: Request) -> Keyring:
     ring: Keyring = request.app.state.marriage_keyring
     return ring
 

@@ -6,7 +6,6 @@ editing the fixture's old one.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -16,6 +15,7 @@ from fastapi import FastAPI
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.fixtures import add_missing, read_csv
 from services.placenames.models import Division, PolicyParameter
 from services.placenames.rules import DivisionVersion, Level, Parameter, Policy
 
@@ -24,9 +24,7 @@ POLICY_FIXTURE = HERE / "policy" / "parameters.csv"
 DIVISIONS_FIXTURE = HERE / "seed" / "divisions.csv"
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+_rows = read_csv
 
 
 def fixture_parameters() -> list[Parameter]:
@@ -54,21 +52,10 @@ def fixture_divisions() -> list[Division]:
 
 
 async def load_fixtures(session: AsyncSession) -> None:
-    known = {(p.region_code, p.name, p.effective_from) for p in (await session.exec(select(PolicyParameter))).all()}
-    for p in fixture_parameters():
-        if (p.region_code, p.name, p.effective_from) not in known:
-            session.add(
-                PolicyParameter(
-                    region_code=p.region_code,
-                    name=p.name,
-                    effective_from=p.effective_from,
-                    value=p.value,
-                    source=p.source,
-                )
-            )
-    present = {(d.code, d.valid_from) for d in (await session.exec(select(Division))).all()}
-    session.add_all(d for d in fixture_divisions() if (d.code, d.valid_from) not in present)
-    await session.commit()
+    parameters = [PolicyParameter(region_code=p.region_code, name=p.name, effective_from=p.effective_from,
+                                  value=p.value, source=p.source) for p in fixture_parameters()]  # fmt: skip
+    await add_missing(session, parameters, key=lambda r: (r.region_code, r.name, r.effective_from))
+    await add_missing(session, fixture_divisions(), key=lambda d: (d.code, d.valid_from))
 
 
 async def current_policy(session: AsyncSession) -> Policy:
