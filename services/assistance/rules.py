@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import cached_property
 
 NATIONAL = "000000"
 ZERO = Decimal("0.00")
@@ -135,6 +136,10 @@ class Figure:
     parameter: Parameter
 
     def cite(self) -> str:
+        return self._citation
+
+    @cached_property
+    def _citation(self) -> str:  # a batch cites the same figure for every case
         p = self.parameter
         per = {Per.MONTH: " yuan/month", Per.YEAR: f" yuan/month ({p.value}/year)", Per.RATIO: "",
                Per.ONCE: " yuan", Per.DAYS: " days", Per.HOURS: " hours"}[p.per]  # fmt: skip
@@ -162,6 +167,7 @@ class Policy:
             self._by_key[p.name, p.region_code].append(p)
         # A batch asks the same question for every case of a region: answer it once (the policy never changes).
         self._answers: dict[tuple[str, str, str, date], Parameter | None] = {}
+        self._figures: dict[tuple[str, str, str, date], Figure | None] = {}
 
     def lookup(self, name: str, region_code: str, area: str, on: date) -> Parameter | None:
         key = (name, region_code, area, on)
@@ -181,14 +187,17 @@ class Policy:
         return None
 
     def figure(self, name: str, region_code: str, area: str, on: date) -> Figure:
-        p = self.lookup(name, region_code, area, on)
-        if p is None:
+        f = self.optional(name, region_code, area, on)
+        if f is None:
             raise MissingPolicy(name, region_code, area, on)
-        return Figure(name, p.amount, p)
+        return f
 
     def optional(self, name: str, region_code: str, area: str, on: date) -> Figure | None:
-        p = self.lookup(name, region_code, area, on)
-        return None if p is None else Figure(name, p.amount, p)
+        key = (name, region_code, area, on)
+        if key not in self._figures:
+            p = self.lookup(name, region_code, area, on)
+            self._figures[key] = None if p is None else Figure(name, p.amount, p)
+        return self._figures[key]
 
     def affects(self, parameter: Parameter, region_code: str) -> bool:
         return parameter.region_code in region_chain(region_code)
