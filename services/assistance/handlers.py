@@ -7,7 +7,7 @@ death never seen or already revoked, changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
 
@@ -20,7 +20,7 @@ from contracts.assistance import (
     StoppedBenefit,
 )
 from contracts.funeral import DeathRegistered, DeathRevoked
-from contracts.marriage import DivorceRegistered, MarriageRegistered
+from contracts.marriage import DivorceRegistered, MarriageRegistered, RegistrationPartyCorrected
 from contracts.placenames import DoorPlateChanged, RoadRenamed
 from services.assistance import facts, lifecycle, rules
 from services.assistance.addresses import follow_renumbered_plate, update_addresses_on_renamed_road
@@ -142,7 +142,32 @@ async def reinstate_benefits_of_revoked_death(event: DeathRevoked, ctx: HandlerC
     )
 
 
-async def recheck_households_of(event: MarriageRegistered | DivorceRegistered, what: str, ctx: HandlerContext) -> None:
+@dataclass(frozen=True)
+class ChangedRegistration:
+    """What a household re-check needs of a marriage-register change: who, since when, and what to verify."""
+
+    key: str  # one re-check per key
+    cause: str  # what the household's review says caused it (one review per household and cause)
+    registration_id: str
+    announced_for: str  # the resident ``HouseholdsRechecked`` is about (the event's own subject)
+    parties: tuple[str, ...]
+    on: date  # amounts change from the first unpaid month after this day
+    what: str
+    verify: str
+
+    @staticmethod
+    def of(event: MarriageRegistered | DivorceRegistered, trigger: str) -> ChangedRegistration:
+        married = isinstance(event, MarriageRegistered)
+        return ChangedRegistration(
+            key=f"{trigger}:{event.registration_id}", cause=event.registration_id, registration_id=event.registration_id,
+            announced_for=event.resident_id, parties=(event.resident_id, event.spouse_resident_id),
+            on=event.registered_on, what="marriage registered" if married else "divorce registered",
+            verify="whether the spouse joins the household, their income and assets, and who now supports whom"
+            if married else "whether the former spouse left the household, with their income",
+        )  # fmt: skip
+
+
+async def recheck_households_of(change: ChangedRegistration, ctx: HandlerContext) -> None:
     """A marriage or a divorce changes who supports whom: re-check the households of both parties.
 
     What a re-check does, and why (domain.md §1: household benefits are decided by a caseworker after the
@@ -159,37 +184,34 @@ async def recheck_households_of(event: MarriageRegistered | DivorceRegistered, w
       (a ``BenefitChanged`` each). A benefit the recorded facts no longer support is not stopped here: that is
       a decision with 渐退 (``/cases/{id}/review``), left to the review. A paid month is never rewritten.
 
-    One ``HouseholdsRechecked`` per registration, also when neither party is in a household known here.
+    One ``HouseholdsRechecked`` per registration, also when neither party is in a household known here. A
+    correction of a party's resident ID is re-checked the same way, for the wrongly named person too.
     """
     session = ctx.session
-    trigger = ctx.envelope.type
-    key = f"{trigger}:{event.registration_id}"
-    if await session.get(HouseholdRecheck, key) is not None:
+    if await session.get(HouseholdRecheck, change.key) is not None:
         return  # the same registration published again: re-checked already, and announced once
-    parties = [event.resident_id, event.spouse_resident_id]
-    rows = await session.exec(select(HouseholdMember).where(col(HouseholdMember.resident_id).in_(parties)))
+    rows = await session.exec(select(HouseholdMember).where(col(HouseholdMember.resident_id).in_(change.parties)))
     in_household: dict[str, list[str]] = {}
     for m in rows.all():
         in_household.setdefault(m.household_id, []).append(m.resident_id)
     policy = await current_policy(session) if in_household else None
     changed = 0
     for household_id, present in sorted(in_household.items()):
-        notes = await reassess_household_after(event, what, household_id, policy, ctx)
+        notes = await reassess_household_after(change, household_id, policy, ctx)
         changed += notes.changed
         exists = await session.exec(select(HouseholdReview).where(HouseholdReview.household_id == household_id,
-                                                                  HouseholdReview.cause == event.registration_id))  # fmt: skip
+                                                                  HouseholdReview.cause == change.cause))  # fmt: skip
         if exists.first() is None:
-            members_here = "both parties are members" if len(set(present)) == 2 else "one party is a member"
-            verify = ("whether the spouse joins the household, their income and assets, and who now supports whom"
-                      if what.startswith("marriage") else "whether the former spouse left the household, with "
-                      "their income")  # fmt: skip
-            reason = (f"{what} ({event.registered_on}): {members_here}; verify {verify}; "
-                      f"{notes.summary()}")  # fmt: skip
-            session.add(HouseholdReview(household_id=household_id, cause=event.registration_id, reason=reason[:500]))
-    session.add(HouseholdRecheck(id=key, households_rechecked=len(in_household), benefits_changed=changed))
+            n = len(set(present))
+            members_here = ("one party is a member" if n == 1 else "both parties are members"
+                            if n == len(change.parties) == 2 else f"{n} of the people named are members")  # fmt: skip
+            reason = f"{change.what} ({change.on}): {members_here}; verify {change.verify}; {notes.summary()}"
+            session.add(HouseholdReview(household_id=household_id, cause=change.cause, reason=reason[:500]))
+    session.add(HouseholdRecheck(id=change.key, households_rechecked=len(in_household), benefits_changed=changed))
     await ctx.publish(
-        HouseholdsRechecked(resident_id=event.resident_id, trigger=trigger, households_rechecked=len(in_household),
-                            benefits_changed=changed, registration_id=event.registration_id)
+        HouseholdsRechecked(resident_id=change.announced_for, trigger=ctx.envelope.type,
+                            households_rechecked=len(in_household), benefits_changed=changed,
+                            registration_id=change.registration_id)
     )  # fmt: skip
 
 
@@ -207,15 +229,14 @@ class RecheckNotes:
 
 
 async def reassess_household_after(
-    event: MarriageRegistered | DivorceRegistered, what: str, household_id: str, policy: rules.Policy | None,
-    ctx: HandlerContext,
-) -> RecheckNotes:  # fmt: skip
+    change: ChangedRegistration, household_id: str, policy: rules.Policy | None, ctx: HandlerContext
+) -> RecheckNotes:
     notes = RecheckNotes()
     if policy is None:
         return notes
     session = ctx.session
     household_facts = await facts.household(session, household_id)
-    since = rules.first_day_of_next_month(event.registered_on)
+    since = rules.first_day_of_next_month(change.on)
     for case in await lifecycle.open_cases_of_household(session, household_id):
         if case.status != CaseStatus.ACTIVE:
             notes.left_for_review.append(f"{case.benefit} ({case.status})")
@@ -231,8 +252,8 @@ async def reassess_household_after(
             notes.left_for_review.append(f"{case.benefit} (no longer eligible on the recorded facts)")
             continue
         if await lifecycle.set_amount(session, ctx.outbox, case, start, to_fen(result.monthly_amount),
-                                      reason=f"{what} ({event.registration_id}) re-check: {result.reasons[-1]}",
-                                      actor=ACTOR, cause=f"recheck {event.registration_id}"[:100]):  # fmt: skip
+                                      reason=f"{change.what} ({change.registration_id}) re-check: {result.reasons[-1]}",
+                                      actor=ACTOR, cause=f"recheck {change.registration_id}"[:100]):  # fmt: skip
             notes.changed += 1
         else:
             notes.unchanged += 1
@@ -240,11 +261,27 @@ async def reassess_household_after(
 
 
 async def recheck_after_marriage(event: MarriageRegistered, ctx: HandlerContext) -> None:
-    await recheck_households_of(event, "marriage registered", ctx)
+    await recheck_households_of(ChangedRegistration.of(event, ctx.envelope.type), ctx)
 
 
 async def recheck_after_divorce(event: DivorceRegistered, ctx: HandlerContext) -> None:
-    await recheck_households_of(event, "divorce registered", ctx)
+    await recheck_households_of(ChangedRegistration.of(event, ctx.envelope.type), ctx)
+
+
+async def recheck_after_party_correction(event: RegistrationPartyCorrected, ctx: HandlerContext) -> None:
+    """The register named the wrong person: the one wrongly named is not married by it after all, the one
+    corrected in is. Their households and the other party's are re-checked as after a registration, from the
+    correction's day (months paid before it stay as they were)."""
+    await recheck_households_of(ChangedRegistration(
+        # Keyed by the person corrected in, by pseudonym: the same registration may be corrected again later.
+        key=f"{ctx.envelope.type}:{event.marriage_registration_id}:{ctx.outbox.pseudonym_of(event.resident_id)}",
+        cause=f"correction {event.marriage_registration_id} {ctx.outbox.pseudonym_of(event.resident_id)[:16]}"[:100],
+        registration_id=event.marriage_registration_id, announced_for=event.resident_id,
+        parties=(event.resident_id, event.previous_resident_id, event.spouse_resident_id), on=event.corrected_on,
+        what=f"the {event.marriage_status} registration of {event.registered_on} corrected to name another person",
+        verify="who in the household is married to whom now that the register names the right person, and "
+        "whether the support and income recorded follow from the wrong entry",
+    ), ctx)  # fmt: skip
 
 
 HANDLERS: Handlers = {
@@ -254,4 +291,5 @@ HANDLERS: Handlers = {
     DeathRevoked: [reinstate_benefits_of_revoked_death],
     MarriageRegistered: [recheck_after_marriage],
     DivorceRegistered: [recheck_after_divorce],
+    RegistrationPartyCorrected: [recheck_after_party_correction],
 }
