@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from civic.auth import Principal
+from civic.auth import Principal, Role
+from civic.identity import pseudonym
 from civic.problems import Problem
 from gateway.policy import may_use
 from gateway.ratelimit import RateLimiter
@@ -39,7 +40,12 @@ async def caller(request: Request) -> Principal:
     except Problem:
         limiter.take(f"ip:{request.client.host if request.client else 'unknown'}")
         raise
-    limiter.take(f"{principal.role}:{principal.subject}")
+    # A citizen's subject is their resident ID: the limiter's counts (kept in a table shared by the replicas)
+    # name them by pseudonym.
+    subject = principal.subject
+    if principal.role is Role.CITIZEN:
+        subject = pseudonym(subject, request.app.state.gateway_settings.pseudonym_key.get_secret_value().encode())
+    limiter.take(f"{principal.role}:{subject}")
     request.state.principal = principal
     return principal
 

@@ -9,6 +9,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import text
 from civic.auth import Role
 from civic.broker import EmbeddedBroker
 from civic.db import make_engine
+from civic.identity import pseudonym
 from gateway.main import build_app
 from gateway.ratelimit_shared import SharedRateLimits
 from gateway.settings import GatewaySettings
@@ -27,6 +29,7 @@ from gateway.testing import LiveServer, live
 from gateway.tokens import issue_dev_token
 from tests.apps import serving
 from tests.conftest import eventually
+from tests.factories import resident_id
 
 BURST = 10
 PATH = "/api/funeral/people/p1"
@@ -223,3 +226,16 @@ async def test_old_windows_are_purged_and_the_background_task_hands_counts_on(
             return [(client, count) for client, _, count in await rows(settings)] == [("caseworker:cw-bg", 1)]
 
         await eventually(handed_on, timeout=10, what="the background sync to add the replica's count")
+
+
+async def test_a_citizens_counts_name_them_by_pseudonym_not_resident_id(
+    tmp_path: Path, broker: EmbeddedBroker, service: LiveServer
+) -> None:
+    settings = settings_for(tmp_path, broker, service.url, f"gateway-{uuid.uuid4().hex[:8]}")
+    citizen = resident_id(date(1950, 5, 5))
+    token = issue_dev_token(settings, role=Role.CITIZEN, subject=citizen)
+    async with replicas(settings) as ((first, _), (shared, _)):
+        assert (await first.get(PATH, headers={"authorization": f"Bearer {token}"})).status_code == 200
+        assert await shared.sync()
+        key = settings.pseudonym_key.get_secret_value().encode()
+        assert [client for client, _, _ in await rows(settings)] == [f"citizen:{pseudonym(citizen, key)}"]
