@@ -219,8 +219,13 @@ class ConsumerRunner:
                 item = await self._prepare(record, producer)
                 if item is not None:
                     items.append(item)
-        if not items:
-            return
+        # Transactions of a bounded size: on SQLite a transaction holds the database's one write lock, and a
+        # consumer catching up on a long backlog in one transaction kept the service's requests waiting for it.
+        size = self.settings.consumer_transaction_size
+        for start in range(0, len(items), size):
+            await self._process_in_one_transaction(items[start : start + size], producer)
+
+    async def _process_in_one_transaction(self, items: Sequence[_Item], producer: AIOKafkaProducer) -> None:
         try:
             async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
                 done = await self._handle_in(session, items)

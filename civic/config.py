@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     consumer_backoff_initial_s: float = 0.05
     consumer_backoff_max_s: float = 2.0
     consumer_batch_size: int = 500
+    consumer_transaction_size: int = 100  # events handled in one transaction (a batch may take several)
     # The synchronous baseline of bench.journeys: services apply events when an orchestrator calls them
     # (``civic.steps``) instead of consuming them. Never in production: a caller could make a service apply any event.
     consumers_enabled: bool = True
