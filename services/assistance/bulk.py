@@ -64,7 +64,13 @@ async def insert_rows(
         return
     processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
     if any(processors):
-        rows = [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
+        # Column by column, each distinct value converted once: a chunk's dates and times are mostly one value.
+        by_column = list(zip(*rows, strict=True))
+        for i, process in enumerate(processors):
+            if process is not None:
+                seen: dict[Any, Any] = {}
+                by_column[i] = tuple(seen[v] if v in seen else seen.setdefault(v, process(v)) for v in by_column[i])
+        rows = list(zip(*by_column, strict=True))
     placeholders = ", ".join("?" for _ in columns)
     await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})", list(rows))
 

@@ -179,14 +179,16 @@ async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[Amoun
     for c in changes:
         key = (c.case.benefit, c.previous, c.amount_fen, c.effective_from, c.reason)
         prototype = prototypes.get(key)
-        if prototype is None:
-            prototype = prototypes[key] = BenefitChanged.model_construct(
-                resident_id=c.case.resident_id, case_id=c.case.id, benefit=c.case.benefit,
-                household_id=c.case.household_id, previous_amount=from_fen(c.previous or 0),
-                monthly_amount=from_fen(c.amount_fen), effective_from=c.effective_from, reason=c.reason,
-            )  # fmt: skip
-        events.append(prototype.model_copy(update={"resident_id": c.case.resident_id, "case_id": c.case.id,
-                                                   "household_id": c.case.household_id}))  # fmt: skip
+        if prototype is not None:
+            events.append(prototype.model_copy(update={"resident_id": c.case.resident_id, "case_id": c.case.id,
+                                                       "household_id": c.case.household_id}))  # fmt: skip
+            continue
+        prototypes[key] = BenefitChanged.model_construct(
+            resident_id=c.case.resident_id, case_id=c.case.id, benefit=c.case.benefit,
+            household_id=c.case.household_id, previous_amount=from_fen(c.previous or 0),
+            monthly_amount=from_fen(c.amount_fen), effective_from=c.effective_from, reason=c.reason,
+        )  # fmt: skip
+        events.append(prototypes[key])
     await bulk.add_events(conn, outbox, events)
 
 
