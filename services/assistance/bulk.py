@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, Table, any_, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from civic.db import table_of
@@ -60,7 +61,10 @@ async def insert_rows(
         return
     if conn.dialect.name == "postgresql":
         driver = await _driver(conn)
-        await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
+        try:
+            await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
+        except Exception as exc:  # the driver's own error, raised as SQLAlchemy's like every other statement's
+            raise DBAPIError(f"COPY {table.name}", None, exc) from exc
         return
     processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
     if any(processors):
@@ -84,12 +88,14 @@ async def set_where(
     if conn.dialect.name == "postgresql":
         driver = await _driver(conn)
         key_type, value_type = (table.c[c].type.compile(conn.dialect) for c in (key, column))
-        await driver.execute(
+        sql = (
             f"UPDATE {table.name} SET {column} = v.value FROM unnest($1::{key_type}[], $2::{value_type}[])"
-            f" AS v(key, value) WHERE {table.name}.{key} = v.key",
-            [k for k, _ in pairs],
-            [v for _, v in pairs],
+            f" AS v(key, value) WHERE {table.name}.{key} = v.key"
         )
+        try:
+            await driver.execute(sql, [k for k, _ in pairs], [v for _, v in pairs])
+        except Exception as exc:
+            raise DBAPIError(sql, None, exc) from exc
         return
     await conn.exec_driver_sql(f"UPDATE {table.name} SET {column} = ? WHERE {key} = ?", [(v, k) for k, v in pairs])
 

@@ -153,7 +153,11 @@ async def _recalculate(
             progress = Progress(job_id, rows[-1].id, progress.examined + len(cases),
                                 progress.changed + len(plan.changes))  # fmt: skip
             if writing is not None:
-                await asyncio.shield(writing)  # chunks commit in order, so the cursor only moves past done work
+                try:
+                    await asyncio.shield(writing)  # chunks commit in order: the cursor moves only past done work
+                except BaseException:
+                    await session.close()
+                    raise
             writing = asyncio.create_task(write_chunk(session, outbox, plan, progress))
             if not overlap:
                 await asyncio.shield(writing)

@@ -9,7 +9,9 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from civic import db, migrations
 from civic.db import table_of
@@ -28,6 +30,7 @@ from services.assistance.models import (
     HouseholdMember,
     Payment,
     PaymentRun,
+    RecalculationJob,
 )
 from services.assistance.policy_store import PolicyParameter, current_policy, fixture_parameters, load_fixture
 from services.assistance.recalc import recalculate
@@ -139,5 +142,59 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
 
         again = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
         assert (again.examined, again.changed) == (len(SHAPES), 0)
+    finally:
+        await service.engine.dispose()
+
+
+async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_committed_one(tmp_path: Path) -> None:
+    """Chunks commit in order with their cursor, also when the next is read while one is written (PostgreSQL):
+    a write refused by the database stops the job after the chunks before it, and the re-run does the rest —
+    one change and one event per case in all."""
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, "127.0.0.1:1")
+    if settings.create_database:
+        await db.create_database_if_missing(settings.resolved_database_url())
+    service = build_app(settings).state.service
+    try:
+        await migrations.upgrade(service.engine, service.schema)
+        async with service.sessions() as session:
+            await load_fixture(session, fixture_parameters())
+        ids = await seeded(service.sessions, "371002")
+        changing = [ids[i] for i in (0, 1, 3, 4, 5, 9)]  # as the test above finds
+        refused = ids[4]  # in the second chunk of three
+        async with service.engine.begin() as conn:  # the database refuses that case's history row, once
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+                )
+                await conn.exec_driver_sql(
+                    f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history FOR EACH ROW "
+                    f"WHEN (NEW.case_id = '{refused}') EXECUTE FUNCTION refuse()"
+                )
+            else:
+                await conn.exec_driver_sql(
+                    f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history WHEN NEW.case_id = '{refused}' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+        with pytest.raises(DBAPIError):
+            await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
+        async with service.sessions() as session:
+            job = await session.get(RecalculationJob, f"371000:{EFFECTIVE.isoformat()}")
+            assert job is not None and job.finished_at is None
+            assert job.cursor == ids[2], "after the first chunk, the last one committed"
+            done = set((await session.exec(select(CaseChange.case_id))).scalars().all())  # type: ignore[call-overload]
+        assert done == {cid for cid in changing if cid <= ids[2]}
+
+        async with service.engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON benefit_history" if conn.dialect.name ==
+                                                                "postgresql" else ""))  # fmt: skip
+        resumed = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
+        assert resumed.finished and resumed.examined == len(SHAPES) - 3
+        async with service.sessions() as session:
+            history = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
+            events = (await session.exec(select(func.count()).select_from(table_of(OutboxRecord))
+                                         .where(table_of(OutboxRecord).c.event_type.like("%benefit-changed%")))).scalar_one()  # fmt: skip
+        assert sorted(history) == sorted(changing), "each changed case once"
+        assert events == len(history)
     finally:
         await service.engine.dispose()
