@@ -73,7 +73,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         ],
         resources=[
             verifying_tokens, upstream_session, running_deliveries, purging_expired_keys,
-            *([sharing_rate_limits] if gateway_settings.rate_limit_shared else []),
+            *([sharing_rate_limits] if gateway_settings.shares_rate_limits() else []),
         ],
     )  # fmt: skip
     app.state.gateway_settings = gateway_settings

@@ -48,8 +48,10 @@ Cost per replica and interval: one upsert of a row per client it accepted reques
 SELECT of the rows of the current and previous window (about two per client active anywhere in the last
 seconds), and once per window one DELETE by the indexed window column. On SQLite (one replica, ``civic up``) the
 write lock is held for that one upsert, not longer, and reads do not block writers (WAL). Sharing is on by
-default so that several replicas (or several worker processes on one SQLite file) are right without anyone
-remembering to turn it on; ``CIVIC_RATE_LIMIT_SHARED=false`` leaves every replica on its own buckets.
+default with PostgreSQL, where replicas run, so that they are right without anyone remembering to turn it on;
+off by default with SQLite (one local gateway), where the file's one write lock is better left to the audit log
+and the journey tracker — on a loaded machine the sync's transaction, cut off by its timeout, kept audit writes
+waiting until they failed. ``CIVIC_RATE_LIMIT_SHARED`` says otherwise either way.
 """
 
 from __future__ import annotations

@@ -24,14 +24,21 @@ class GatewaySettings(Settings):
     # Safety for clients.
     rate_limit_per_s: float = Field(50.0, description="sustained requests per second per client")
     rate_limit_burst: int = Field(200, description="requests a client may make at once")
-    rate_limit_shared: bool = Field(
-        True,
+    rate_limit_shared: bool | None = Field(
+        None,
         description="count each client's requests across all replicas through the gateway's database "
-        "(gateway.ratelimit_shared); off, every replica limits on its own (N replicas: N times the limit)",
+        "(gateway.ratelimit_shared); off, every replica limits on its own (N replicas: N times the limit). "
+        "Unset: on with PostgreSQL (replicas), off with SQLite (one local gateway, whose file's single write "
+        "lock the audit log and the journey tracker need more)",
     )
     rate_limit_sync_s: float = Field(
         0.5, gt=0, description="how often a replica hands on its counts and takes the others' (the overshoot bound)"
     )
+    def shares_rate_limits(self) -> bool:
+        if self.rate_limit_shared is not None:
+            return self.rate_limit_shared
+        return not self.resolved_database_url().startswith("sqlite")
+
     cors_origins: list[str] = Field(default_factory=list, description="origins of the citizen web apps (JSON in env)")
     idempotency_wait_s: float = Field(20.0, description="how long a repeat waits for the first request's result")
     idempotency_ttl_s: float = Field(86_400.0, description="how long an Idempotency-Key is kept; older acts as new")
