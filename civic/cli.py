@@ -95,7 +95,9 @@ async def _tail(
     try:
         topics = sorted(t for t in await consumer.topics() if t.startswith("civic.") and not t.startswith("civic.dlq"))
         consumer.subscribe(pattern=r"^civic\.(?!dlq)[a-z]+$")
-        print(f"# tailing {', '.join(topics) or 'civic.*'} on {kafka['bootstrap_servers']}", file=sys.stderr, flush=True)
+        print(
+            f"# tailing {', '.join(topics) or 'civic.*'} on {kafka['bootstrap_servers']}", file=sys.stderr, flush=True
+        )
         shown = 0
         async for record in consumer:
             try:

@@ -131,7 +131,9 @@ async def list_dead_letters(kafka: KafkaTarget, group: str) -> list[DeadLetter]:
     return [DeadLetter.of(r) for r in await _all_records(kafka, group)]
 
 
-async def replay_journey(kafka: KafkaTarget, groups: Sequence[str], correlation_ids: Collection[str]) -> list[DeadLetter]:
+async def replay_journey(
+    kafka: KafkaTarget, groups: Sequence[str], correlation_ids: Collection[str]
+) -> list[DeadLetter]:
     """Send back the dead letters of one journey, each to its own group. Replaying a letter twice is harmless
     (the group's inbox absorbs the second), so this does not move the groups' replay positions."""
     producer = AIOKafkaProducer(**client_options(kafka), acks="all")

@@ -34,6 +34,7 @@ class GatewaySettings(Settings):
     rate_limit_sync_s: float = Field(
         0.5, gt=0, description="how often a replica hands on its counts and takes the others' (the overshoot bound)"
     )
+
     def shares_rate_limits(self) -> bool:
         if self.rate_limit_shared is not None:
             return self.rate_limit_shared

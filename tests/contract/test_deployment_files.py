@@ -295,7 +295,9 @@ def test_prod_kafka_survives_a_node_and_each_app_writes_only_its_own_topic(rende
         assert (spec["topicName"], spec["replicas"], spec["config"]["min.insync.replicas"]) == (topic, 3, 2)
     for app in APPS:
         acls = by_kind["KafkaUser"][f"civic-{app}"]["spec"]["authorization"]["acls"]
-        written = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic" and "Write" in a["operations"]}
+        written = {
+            a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic" and "Write" in a["operations"]
+        }
         if app == "gateway":  # its own dead letters, and operators' replays back to where a letter came from
             assert written == {"civic.dlq.gateway", *(f"civic.{d}" for d in DOMAINS)}
         else:
