@@ -17,7 +17,7 @@ from tests.apps import serving
 from tests.conftest import eventually
 from tests.factories import resident_id
 from tests.integration.test_assistance_workflows import CASEWORKER, RECHECKED, household, on_topic, publish
-from tests.kit import inbox_ids, settings_for
+from tests.kit import inbox_ids, outbox_pending, settings_for
 
 CORRECTED = "civic.marriage.registration-party-corrected.v1"
 
@@ -55,8 +55,13 @@ async def test_a_corrected_party_has_the_households_of_everyone_named_rechecked_
         async def both_handled() -> bool:
             return set(ids) <= set(await inbox_ids(app.state.service.engine))
 
+        async def rechecked() -> bool:
+            return len(await rechecks()) >= 1
+
+        await eventually(rechecked, what="HouseholdsRechecked after the correction")
         await eventually(both_handled, what="both copies of the correction handled")
-        [outcome] = await rechecks()
+        await eventually(lambda: _relayed(app), what="assistance's outbox relayed")
+        [outcome] = await rechecks()  # one, though the correction came twice
         assert outcome["data"]["trigger"] == CORRECTED
         assert outcome["data"]["households_rechecked"] == 2, "the wrongly named person's household and the other"
         for person, household_id in households.items():
@@ -64,3 +69,7 @@ async def test_a_corrected_party_has_the_households_of_everyone_named_rechecked_
             assert len(reviews) == 1, person
             assert "corrected to name another person" in reviews[0]["reason"]
             assert "verify" in reviews[0]["reason"]
+
+
+async def _relayed(app: Any) -> bool:
+    return await outbox_pending(app.state.service.engine) == 0
