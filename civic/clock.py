@@ -6,15 +6,20 @@ from the month someone turns 80), so a service asks this module what day it is r
 A local or test system can run ahead of the real date: with ``CIVIC_CLOCK_OFFSET_FILE`` set, the file holds a
 number of days added to today (read on every call, so a test moves every running service of `civic up` forward
 at once by writing the file). Production refuses the setting (``Settings.refuse_development_secrets``). Tests of
-one service in-process replace the clock outright (each service's ``build_app(clock=...)``).
+one service in-process replace the clock outright: ``build_app(clock=...)``, which sets ``app.state.clock``.
+
+Routes take the day as ``today: Today``; jobs ask ``clock_of(app)()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from fastapi import Depends, FastAPI, Request
 
 from civic.config import Settings
 
@@ -57,3 +62,22 @@ def move_forward(path: Path, days: int) -> int:
     total = offset_days(path) + days
     path.write_text(f"{total}\n")
     return total
+
+
+def clock_of(app: FastAPI) -> Clock:
+    """The app's clock: the one a test gave it (``app.state.clock``), or the settings' (``clock_for``)."""
+    clock: Clock | None = getattr(app.state, "clock", None)
+    return clock if clock is not None else clock_for(app.state.service.settings)
+
+
+async def today(request: Request) -> date:  # async: FastAPI runs a plain def dependency in a worker thread
+    return clock_of(request.app)()
+
+
+Today = Annotated[date, Depends(today)]
+
+
+def china_date_of(at: datetime) -> date:
+    """The day in China on which ``at`` happened. Timestamps are stored in UTC and come back from the database
+    without a zone; the UTC date of one taken before 08:00 in China is the day before."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(CHINA).date()

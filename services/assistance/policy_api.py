@@ -12,9 +12,9 @@ from sqlmodel import col, select
 
 from civic.app import OutboxDep, ServiceDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.problems import Conflict, Problem
 from services.assistance import rules
-from services.assistance.clock import Today
 from services.assistance.policy_store import PolicyParameter
 from services.assistance.recalc import recalculate
 from services.assistance.schemas import DOMAIN, Strict, first_of_month

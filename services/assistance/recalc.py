@@ -28,12 +28,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.clock import clock_of
 from civic.db import table_of
 from civic.money import to_fen
 from civic.outbox import Outbox
 from civic.schedule import periodic
 from services.assistance import bulk, facts, lifecycle, rules
-from services.assistance.clock import clock_of
 from services.assistance.models import OPEN, BenefitAmount, Case, Payment, RecalculationJob
 from services.assistance.policy_store import PolicyParameter, current_policy
 

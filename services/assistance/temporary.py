@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, ServiceDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role, caseworker_of
+from civic.clock import Today
 from civic.identity import ResidentId
 from civic.money import Yuan, from_fen, to_fen
 from civic.outbox import Outbox
@@ -30,7 +31,6 @@ from contracts.assistance import (
     TemporaryAssistancePaid,
 )
 from services.assistance import rules
-from services.assistance.clock import Today
 from services.assistance.households import members
 from services.assistance.models import DeathRecord, HouseholdMember, TemporaryGrant, TemporaryStage
 from services.assistance.policy_store import current_policy

@@ -16,11 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import SessionDep
 from civic.auth import Principal, Role, caseworker_of, require
+from civic.clock import china_date_of
 from civic.db import table_of
 from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, shown_id
-from services.eldercare.clock import china_date_of
 from services.eldercare.community_models import FollowUpTask, TaskStatus
 from services.eldercare.community_schemas import AlarmRaised, TaskClose, TaskPublic
 from services.eldercare.device_models import MonitoringDevice

@@ -11,11 +11,11 @@ from sqlmodel import col, select
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.money import from_fen
 from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
-from services.eldercare.clock import Today
 from services.eldercare.models import Allowance, AllowancePayment, Elder
 from services.eldercare.policy_store import Policy, current_policy
 from services.eldercare.schemas import (

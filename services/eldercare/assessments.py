@@ -11,11 +11,11 @@ from sqlmodel import col, select
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.problems import NotFound, Problem
 from contracts.eldercare import AssessmentCompleted
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
-from services.eldercare.clock import Today
 from services.eldercare.models import Assessment, Elder
 from services.eldercare.policy_store import assessment_scale, current_policy
 from services.eldercare.schemas import AssessmentCreate, AssessmentPublic

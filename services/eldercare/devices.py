@@ -15,13 +15,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role, caseworker_of
+from civic.clock import Today
 from civic.db import table_of
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
 from contracts.eldercare import DeviceInstalled, DeviceRetired
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
-from services.eldercare.clock import Today
 from services.eldercare.device_models import DeviceInstallation, MonitoringDevice
 from services.eldercare.device_schemas import DeviceCreate, DeviceMove, DevicePublic, DeviceRetire, InstallationPublic
 from services.eldercare.models import Elder

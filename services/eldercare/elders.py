@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, status
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.identity import sex
 from civic.problems import Conflict, NotFound, Problem
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
-from services.eldercare.clock import Today
 from services.eldercare.models import Elder
 from services.eldercare.schemas import DoorPlatePublic, DoorPlateRef, ElderAddress, ElderCreate, ElderPublic
 

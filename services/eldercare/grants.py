@@ -8,11 +8,11 @@ from datetime import date
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.clock import china_date_of
 from civic.money import from_fen
 from civic.outbox import Outbox
 from contracts.eldercare import AllowanceGranted, AllowanceStopped, ElderRegistered, EndedAllowance
 from services.eldercare import rules
-from services.eldercare.clock import china_date_of
 from services.eldercare.models import (
     AgeAllowanceRun,
     Allowance,

@@ -18,12 +18,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.db import table_of
 from civic.problems import Conflict, NotFound
 from contracts.eldercare import AdmittedToInstitution, DischargedFromInstitution
 from services.eldercare import grants, rules
 from services.eldercare.access import DOMAIN, shown_id
-from services.eldercare.clock import Today
 from services.eldercare.models import Admission, AdmissionStatus, Bed, Elder, Institution
 from services.eldercare.policy_store import current_policy
 from services.eldercare.schemas import (

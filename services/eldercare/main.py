@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from civic.app import create_app
+from civic.clock import Clock
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.eldercare import (
@@ -19,7 +20,6 @@ from services.eldercare import (
     time_bank,
     visits,
 )
-from services.eldercare.clock import Clock
 from services.eldercare.community_models import COMMUNITY_TABLES
 from services.eldercare.device_models import DEVICE_TABLES
 from services.eldercare.handlers import HANDLERS
@@ -51,7 +51,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -
         resources=[policy_loaded, birthday_job],  # the policy first: the job reads it
     )
     if clock is not None:
-        app.state.eldercare_clock = clock
+        app.state.clock = clock
     return app
 
 

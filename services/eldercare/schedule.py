@@ -8,9 +8,9 @@ import logging
 
 from fastapi import FastAPI
 
+from civic.clock import clock_of
 from civic.schedule import periodic
 from services.eldercare import grants
-from services.eldercare.clock import clock_of
 from services.eldercare.policy_store import current_policy
 
 log = logging.getLogger("services.eldercare.schedule")

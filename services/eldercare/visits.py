@@ -13,10 +13,10 @@ from sqlmodel import col, select
 
 from civic.app import SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today, china_date_of
 from civic.problems import NotFound, Problem
 from services.eldercare import rules
 from services.eldercare.access import DOMAIN, check_may_read, shown_id
-from services.eldercare.clock import Today, china_date_of
 from services.eldercare.community_models import Visit
 from services.eldercare.community_schemas import OverdueVisit, VisitCreate, VisitPublic
 from services.eldercare.models import Admission, AdmissionStatus, Elder

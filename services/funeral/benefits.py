@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser
+from civic.clock import Today
 from civic.identity import InvalidResidentId, ResidentId, validate_resident_id
 from civic.money import from_fen, to_fen
 from civic.outbox import Outbox
@@ -36,7 +37,6 @@ from services.funeral.access import (
     sees_everything,
     visible_registration,
 )
-from services.funeral.clock import Today
 from services.funeral.models import DeathRegistration, DifficultyRecord, EcoBurialSubsidy, FuneralBenefit
 from services.funeral.policy_store import current_policy
 from services.funeral.schemas import (

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role
+from civic.clock import Today
 from civic.events import current_correlation_id
 from civic.identity import ResidentId
 from civic.outbox import Outbox
@@ -32,7 +33,6 @@ from services.funeral.access import (
     sees_everything,
     visible_registration,
 )
-from services.funeral.clock import Today
 from services.funeral.models import DeathRegistration, DeathReport
 from services.funeral.schemas import (
     DeathRegistrationCreate,

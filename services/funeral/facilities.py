@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Role
 from civic.clock import CHINA as ZONE
+from civic.clock import Today
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
 from contracts.funeral import CremationDone
@@ -30,7 +31,6 @@ from services.funeral.access import (
     sees_everything,
     visible_registration,
 )
-from services.funeral.clock import Today
 from services.funeral.models import Booking, Cremation, DeathRegistration, FuneralHome, ServiceSlot
 from services.funeral.schemas import (
     BookingCancellation,

@@ -4,10 +4,10 @@
 from fastapi import FastAPI
 
 from civic.app import create_app
+from civic.clock import Clock
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.funeral import benefits, cemeteries, deaths, facilities, statistics
-from services.funeral.clock import Clock
 from services.funeral.handlers import HANDLERS
 from services.funeral.models import TABLES
 from services.funeral.policy_store import policy_loaded
@@ -32,7 +32,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -
         resources=[policy_loaded],
     )
     if clock is not None:
-        app.state.funeral_clock = clock
+        app.state.clock = clock
     return app
 
 

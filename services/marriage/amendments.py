@@ -12,11 +12,11 @@ from sqlmodel import col, select
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role, caseworker_of
+from civic.clock import Today
 from civic.identity import ResidentId
 from civic.problems import Conflict, NotFound, Problem
 from contracts.marriage import CertificateReissued, RegistrationRevoked
 from services.marriage import records
-from services.marriage.clock import Today
 from services.marriage.models import ArchiveQuery, Certificate, CurrentSpouse, Marriage
 from services.marriage.rules import MaritalStatus
 from services.marriage.schemas import (

@@ -14,11 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.identity import birth_date
 from civic.problems import Conflict, NotFound, Problem
 from contracts.marriage import RecordCorrected
 from services.marriage import records, rules
-from services.marriage.clock import Today
 from services.marriage.models import Correction, Divorce, Marriage
 from services.marriage.party_corrections import correct_party_id
 from services.marriage.schemas import DOMAIN, CorrectionPublic, Reason

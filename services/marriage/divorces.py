@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role, caseworker_of, require
+from civic.clock import Today, clock_of
 from civic.outbox import Outbox
 from civic.problems import Conflict, NotFound, Problem
 from civic.schedule import periodic
@@ -36,7 +37,6 @@ from contracts.marriage import (
     DivorceRegistered,
 )
 from services.marriage import records, rules
-from services.marriage.clock import Today, clock_of
 from services.marriage.models import CurrentSpouse, Divorce, Marriage
 from services.marriage.policy_store import current_calendar, current_policy
 from services.marriage.rules import DivorceTimeline, MaritalStatus

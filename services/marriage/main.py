@@ -5,10 +5,10 @@ a death is registered."""
 from fastapi import FastAPI
 
 from civic.app import create_app
+from civic.clock import Clock
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.marriage import amendments, corrections, divorces, ecertificates, registrations, statistics
-from services.marriage.clock import Clock
 from services.marriage.handlers import HANDLERS
 from services.marriage.models import TABLES
 from services.marriage.policy_store import policy_loaded
@@ -40,7 +40,7 @@ def build_app(
         resources=[policy_loaded, certificate_keys, divorces.expiry_schedule],
     )
     if clock is not None:
-        app.state.marriage_clock = clock
+        app.state.clock = clock
     app.state.marriage_certificate_settings = certificates or CertificateSettings()
     return app
 

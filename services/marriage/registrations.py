@@ -10,11 +10,11 @@ from sqlmodel import col, or_, select
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.identity import ResidentId
 from civic.problems import Conflict, NotFound, Problem
 from contracts.marriage import MarriageRegistered
 from services.marriage import records, rules
-from services.marriage.clock import Today
 from services.marriage.models import CurrentSpouse, DeathNotice, Marriage
 from services.marriage.policy_store import current_policy
 from services.marriage.rules import MaritalStatus

@@ -12,10 +12,10 @@ from sqlmodel import col
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.problems import Conflict, NotFound, Problem
 from contracts.placenames import DivisionAdjusted
 from services.placenames import rules
-from services.placenames.clock import Today
 from services.placenames.models import Division, DivisionAdjustment
 from services.placenames.schemas import (
     DOMAIN,

@@ -5,10 +5,10 @@ door plates. A rename that takes effect publishes RoadRenamed: the start of the 
 from fastapi import FastAPI
 
 from civic.app import create_app
+from civic.clock import Clock
 from civic.config import Settings
 from civic.migrations import versions_of
 from services.placenames import divisions, names, naming, plates, renumbering
-from services.placenames.clock import Clock
 from services.placenames.models import TABLES
 from services.placenames.store import fixtures_loaded
 from services.placenames.workflow import deadline_schedule
@@ -25,7 +25,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -
         resources=[fixtures_loaded, deadline_schedule],
     )
     if clock is not None:
-        app.state.placenames_clock = clock
+        app.state.clock = clock
     return app
 
 

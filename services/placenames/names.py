@@ -13,9 +13,9 @@ from sqlmodel import col, select
 
 from civic.app import SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.problems import Conflict, NotFound
 from services.placenames import rules, search
-from services.placenames.clock import Today
 from services.placenames.models import NamingCase, Place, PlaceNameHistory, PlateCertificate, ProtectedName
 from services.placenames.rules import Action, CaseStatus, Kind
 from services.placenames.schemas import (

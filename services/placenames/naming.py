@@ -17,11 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.events import Event
 from civic.problems import Conflict, NotFound, Problem
 from contracts.placenames import NameProposalRejected, NameProposed, NamePublicNoticeStarted
 from services.placenames import rules, workflow
-from services.placenames.clock import Today
 from services.placenames.divisions import refused
 from services.placenames.models import ExpertOpinion, NamingCase, Objection, Place, ProtectedName
 from services.placenames.rules import Action, CaseStatus

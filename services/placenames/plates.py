@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, Role, caseworker_of
+from civic.clock import Today
 from civic.problems import Conflict, NotFound
 from contracts.placenames import DoorPlateAssigned, DoorPlateCertificateIssued
 from services.placenames import rules
-from services.placenames.clock import Today
 from services.placenames.divisions import public, refused
 from services.placenames.models import DoorPlate, Place, PlateCertificate, PlateService
 from services.placenames.schemas import (

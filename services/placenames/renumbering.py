@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import Principal, caseworker_of
+from civic.clock import Today
 from civic.problems import Conflict, NotFound, Problem
 from contracts.placenames import DoorPlateChanged
 from services.placenames import rules
-from services.placenames.clock import Today
 from services.placenames.divisions import refused
 from services.placenames.models import DoorPlate, DoorPlateChange
 from services.placenames.plates import plate_view, road_of

@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.clock import clock_of
 from civic.events import Event
 from civic.outbox import Outbox
 from civic.schedule import periodic
 from contracts.placenames import NameCancelled, NamePublished, PlaceRenamed, RoadRenamed
 from services.placenames import rules
-from services.placenames.clock import clock_of
 from services.placenames.models import NamingCase, Place, PlaceNameHistory
 from services.placenames.rules import Action, CaseStatus
 from services.placenames.search import index_name

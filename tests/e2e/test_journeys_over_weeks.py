@@ -152,7 +152,8 @@ async def test_a_divorce_after_its_cooling_off_period_has_assistance_recheck_the
         assert [(s["name"], s["state"]) for s in journey["steps"]] == [("households-rechecked", "done")]
         reviews = await api.get(f"/api/assistance/households/{household.json()['id']}/reviews", headers=assistance)
         assert reviews.status_code == 200, reviews.text
-        assert len(reviews.json()) == 1 and "divorce" in reviews.json()[0]["reason"]
+        # The marriage may have reached assistance after the household was recorded, and have its review too.
+        assert len([r for r in reviews.json() if "divorce" in r["reason"]]) == 1
         for party in (husband, wife):  # both parties follow their divorce
             theirs = (await api.get("/journeys", headers=system.auth(Role.CITIZEN, party))).json()
             assert [j["label_zh"] for j in theirs if j["id"] == journey_id] == ["离婚登记一件事"]

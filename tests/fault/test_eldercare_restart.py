@@ -29,7 +29,7 @@ async def running(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[E
     app = build_app(settings)
     # The birthday job also runs at every start: let it see a day before grandma turned 80, so that only the
     # facts under test grant anything.
-    app.state.eldercare_clock = lambda: date(2024, 4, 3)
+    app.state.clock = lambda: date(2024, 4, 3)
     async with serving(app, "eldercare") as api:
         yield Eldercare(api, settings, app.state.service, broker)
 

@@ -76,7 +76,7 @@ async def test_the_service_recalculates_on_the_effective_date_resumably_and_once
     today = date.today()
     effective = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
     first = build_app(settings)
-    first.state.assistance_clock = lambda: today
+    first.state.clock = lambda: today
     async with serving(first) as api:
         cases = sorted([await approved(api, cw) for _ in range(3)])
         added = await api.post("/policy/parameters", headers=cw, json={
@@ -98,7 +98,7 @@ async def test_the_service_recalculates_on_the_effective_date_resumably_and_once
 
     # ... and the service, restarted on the effective date, finishes it by itself.
     second = build_app(settings)
-    second.state.assistance_clock = lambda: effective
+    second.state.clock = lambda: effective
     async with serving(second) as api:
         service = second.state.service
 

@@ -57,7 +57,7 @@ async def test_emergency_advance_and_staged_expenditure(broker: EmbeddedBroker, 
     cw = identity_headers(CASEWORKER, settings)
     app = build_app(settings)
     day = [date(2026, 3, 10)]
-    app.state.assistance_clock = lambda: day[0]
+    app.state.clock = lambda: day[0]
     person, patient = resident_id(date(1975, 4, 4)), resident_id(date(1960, 2, 2), female=True)
     advance = {"resident_id": person, "region_code": "371002", "area": "urban", "situation": "house fire",
                "amount": "800.00", "reported_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat()}  # fmt: skip
@@ -147,7 +147,7 @@ async def test_no_stage_is_paid_after_death_and_a_revoked_death_pays_it_late(
     cw = identity_headers(CASEWORKER, settings)
     app = build_app(settings)
     day = [date(2026, 3, 10)]
-    app.state.assistance_clock = lambda: day[0]
+    app.state.clock = lambda: day[0]
     patient = resident_id(date(1950, 2, 2))
     async with serving(app) as api:
         async with app.state.service.sessions() as session:

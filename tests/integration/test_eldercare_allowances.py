@@ -244,7 +244,7 @@ async def test_the_service_runs_the_birthday_job_by_itself_at_start(broker: Embe
     over_80 = resident_id(date(1940, 6, 1))
     settings = settings_for(f"eldercare-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
     first = build_app(settings)
-    first.state.eldercare_clock = lambda: date(2020, 1, 1)  # not 80 yet: the job at this start grants nothing
+    first.state.clock = lambda: date(2020, 1, 1)  # not 80 yet: the job at this start grants nothing
     async with serving(first, "eldercare") as api:
         ec = Eldercare(api, settings, first.state.service, broker)
         assert (await ec.register(over_80)).status_code == 201
@@ -252,7 +252,7 @@ async def test_the_service_runs_the_birthday_job_by_itself_at_start(broker: Embe
 
     # Down for years; at the next start the job catches up, without anyone calling it.
     again = build_app(settings)
-    again.state.eldercare_clock = lambda: date(2026, 11, 23)
+    again.state.clock = lambda: date(2026, 11, 23)
     async with serving(again, "eldercare") as api:
         ec = Eldercare(api, settings, again.state.service, broker)
 
