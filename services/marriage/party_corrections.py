@@ -150,6 +150,13 @@ async def correct_party_id(
             await session.rollback()
             raise changed_meanwhile()
         session.add(CurrentSpouse(resident_id=new, marriage_id=marriage.id))
+        try:
+            await session.flush()  # now, not by the autoflush of the next statement, outside this handler
+        except IntegrityError as exc:  # a registration for the corrected ID committed since we looked
+            await session.rollback()
+            raise Conflict(
+                "already-married", "Already married", "the corrected ID's person married meanwhile", field="new_value"
+            ) from exc
     await session.exec(
         update(Certificate)
         .where(col(Certificate.marriage_id) == marriage.id, col(Certificate.holder_resident_id) == old)

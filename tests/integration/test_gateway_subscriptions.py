@@ -143,7 +143,7 @@ async def test_webhooks_and_sse_deliver_scoped_events(tmp_path: Path, broker: Em
         async def both_applied() -> bool:
             return len(receiver.effects) == 2
 
-        await eventually(both_applied, timeout=20, what="both deliveries to succeed after two failures")
+        await eventually(both_applied, timeout=60, what="both deliveries to succeed after two failures")
         received = sorted(receiver.effects.values(), key=lambda ce: ce["id"] != first)
         assert [ce["id"] for ce in received] == [first, second]
         assert received[0]["data"] == {"resident_id": person, "date_of_death": "2026-11-10"}
