@@ -48,6 +48,13 @@ def changed_meanwhile() -> Conflict:
     )
 
 
+def married_meanwhile() -> Conflict:
+    """A registration for the corrected ID committed while the correction was being made."""
+    return Conflict(
+        "already-married", "Already married", "the corrected ID's person married meanwhile", field="new_value"
+    )
+
+
 async def check_correctable(session: AsyncSession, marriage: Marriage, old: str) -> None:
     if marriage.status not in CORRECTABLE_STATUSES:
         raise Conflict(
@@ -154,9 +161,7 @@ async def correct_party_id(
             await session.flush()  # now, not by the autoflush of the next statement, outside this handler
         except IntegrityError as exc:  # a registration for the corrected ID committed since we looked
             await session.rollback()
-            raise Conflict(
-                "already-married", "Already married", "the corrected ID's person married meanwhile", field="new_value"
-            ) from exc
+            raise married_meanwhile() from exc
     await session.exec(
         update(Certificate)
         .where(col(Certificate.marriage_id) == marriage.id, col(Certificate.holder_resident_id) == old)
@@ -171,9 +176,7 @@ async def correct_party_id(
         await session.flush()
     except IntegrityError as exc:  # a registration for the corrected ID committed since we looked
         await session.rollback()
-        raise Conflict(
-            "already-married", "Already married", "the corrected ID's person married meanwhile", field="new_value"
-        ) from exc
+        raise married_meanwhile() from exc
     after = {p: await records.status_of(session, p) for p in (old, new)}
     cause = RegistrationPartyCorrected.type_name
     changes = [
@@ -203,7 +206,5 @@ async def correct_party_id(
         await session.commit()
     except IntegrityError as exc:  # the racing registration committed between our flush and our commit
         await session.rollback()
-        raise Conflict(
-            "already-married", "Already married", "the corrected ID's person married meanwhile", field="new_value"
-        ) from exc
+        raise married_meanwhile() from exc
     return CorrectionPublic.of(correction, user)
