@@ -9,7 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from civic.app import ServiceDep, SessionDep
 from civic.auth import Principal, Role
@@ -24,6 +26,13 @@ AUDITED_ROLES = frozenset({Role.CASEWORKER, Role.AUDITOR, Role.OPERATOR, Role.DE
 router = APIRouter(tags=["audit"])
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+# On SQLite (one local gateway) the file's write lock may be held past the busy timeout by a consumer catching up
+# on a backlog; the read waits and tries again rather than fail — and is never let through unaudited.
+@retry(retry=retry_if_exception(_locked), stop=stop_after_attempt(3), wait=wait_fixed(0.2), reraise=True)
 async def record_read(service: ServiceDep, request: Request, principal: Principal, target: str, path: str) -> None:
     purpose = request.headers.get(PURPOSE_HEADER)
     async with service.sessions() as session:
