@@ -4,10 +4,9 @@ their tables at start-up (also when two replicas start at once).
 ``policy/holidays.csv`` holds the days of the State Council General Office's yearly notices on the holiday
 arrangement (国务院办公厅关于20xx年部分节假日安排的通知): each statutory holiday or day off (``holiday``) and each
 weekend day worked instead (``workday``, 调休上班), with the notice as the row's source. It holds 2025 and 2026.
-The 2026 rows were entered from the notice's announced arrangement and must be checked against the published
-notice before they are relied on. A year's rows are added when its notice is published (usually in November of
-the year before); until then that year's rest days are its Saturdays and Sundays only, and deadlines computed in
-it say so (and the service logs it once per year). Rows already loaded stay as they are: a corrected row is a
+The 2026 rows were checked day by day against the notice as published (国务院办公厅, 4 November 2025, carried
+by Xinhua). A year's rows are added when its notice is published (usually in November of the year before); until
+then that year's rest days are its Saturdays and Sundays only, and deadlines computed in it say so (and the service logs it once per year). Rows already loaded stay as they are: a corrected row is a
 change to make deliberately in the table, not by editing the file.
 """
 
