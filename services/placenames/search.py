@@ -28,9 +28,9 @@ _PROBE = 2000
 async def index_name(session: AsyncSession, place_code: str, name: str) -> None:
     """(Re)index a place under its current name, in the caller's transaction (a rename replaces the old grams)."""
     grams = table_of(PlaceSearchGram)
-    await session.execute(delete(grams).where(grams.c.place_code == place_code))
-    await session.execute(
-        insert(grams), [{"gram": g, "place_code": place_code} for g in sorted(rules.search_grams(name))]
+    await session.exec(delete(grams).where(grams.c.place_code == place_code))
+    await session.exec(
+        insert(grams), params=[{"gram": g, "place_code": place_code} for g in sorted(rules.search_grams(name))]
     )
 
 
@@ -57,7 +57,7 @@ async def _rarest(session: AsyncSession, grams: set[str]) -> str:
         ).scalar_subquery().label("postings"))
         for gram in sorted(grams)
     ]  # fmt: skip
-    sizes = (await session.execute(union_all(*counts))).all()
+    sizes = (await (await session.connection()).execute(union_all(*counts))).all()
     return str(min(sizes, key=lambda row: (row[1], row[0]))[0])
 
 
@@ -67,7 +67,7 @@ async def matching(
     """(code, name) of up to ``cap`` places that ``q`` finds by any reading (every place, without ``q``) and that
     satisfy ``where``, and whether there are more."""
     if q is None:
-        return _capped([(str(c), str(n)) for c, n in (await session.execute(
+        return _capped([(str(c), str(n)) for c, n in (await session.exec(
             select(Place.code, Place.name).where(*where).limit(cap + 1))).all()], cap)  # fmt: skip
     text = rules.name_key(q).lower()
     by_text = (
@@ -86,7 +86,10 @@ async def matching(
         ]
     # One round trip: each reading bounded on its own (a subquery, so that the bound applies to it), merged.
     bounded = [select(*r.limit(cap + 1).subquery().c) for r in readings]
-    rows = [(str(code), str(name)) for code, name in (await session.execute(union(*bounded).limit(cap + 1))).all()]
+    rows = [
+        (str(code), str(name))
+        for code, name in (await (await session.connection()).execute(union(*bounded).limit(cap + 1))).all()
+    ]
     return _capped(rows, cap)
 
 
