@@ -41,10 +41,31 @@ class Child:
         return f"http://127.0.0.1:{self.port}"
 
     def tail(self, lines: int = 20) -> str:
+        """The log's last lines, then the error that stopped the service if the log names one."""
         try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+        last = "\n".join(text.splitlines()[-lines:])
+        cause = failure_of(text)
+        return f"{last}\n\ncause: {cause}" if cause and cause not in last else last
+
+
+def failure_of(log: str) -> str | None:
+    """The exception line of the last error the service logged with a traceback (JSON log lines). A service that
+    fails at start-up ends its log with uvicorn's own traceback, ending in ``SystemExit: 3``; the reason — a
+    schema from an older checkout, a missing setting — is in the error logged just before."""
+    for line in reversed(log.splitlines()):
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        message = str(record.get("message", "")) if isinstance(record, dict) else ""
+        if record.get("level") in ("ERROR", "CRITICAL") and "Traceback" in message:
+            return message.rstrip().splitlines()[-1]
+    return None
 
 
 MAX_RESTARTS = 3
