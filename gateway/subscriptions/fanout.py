@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import contracts  # noqa: F401 - fills the event registry
 from civic.bus import Handler, HandlerContext, Handlers
@@ -31,8 +32,25 @@ def scoped_cloudevent(envelope: Envelope, data: dict[str, Any], fields: list[str
     }  # fmt: skip
 
 
+_ACTIVE = "civic_active_subscriptions"
+
+
+async def _active_subscriptions(session: AsyncSession) -> list[Subscription]:
+    """Read once per consumer transaction (up to ``consumer_transaction_size`` events), not once per event: every
+    published event comes here, and most match no subscription. A subscription added meanwhile applies from the
+    next transaction on."""
+    active: list[Subscription] | None = session.info.get(_ACTIVE)
+    if active is None:
+        active = session.info[_ACTIVE] = list(
+            (await session.exec(select(Subscription).where(Subscription.active == True))).all()  # noqa: E712
+        )
+    return active
+
+
 async def deliver_to_subscribers(event: Event, ctx: HandlerContext) -> None:
-    subscriptions = (await ctx.session.exec(select(Subscription).where(Subscription.active == True))).all()  # noqa: E712
+    subscriptions = await _active_subscriptions(ctx.session)
+    if not subscriptions:
+        return
     data = event.model_dump(mode="json")
     now = datetime.now(UTC)
     for sub in subscriptions:
