@@ -62,7 +62,7 @@ def failure_of(log: str) -> str | None:
             record = json.loads(line)
         except ValueError:
             continue
-        message = str(record.get("message", "")) if isinstance(record, dict) else ""
+        message = str(record.get("message", ""))  # a line opening with "{" that parses is an object
         if record.get("level") in ("ERROR", "CRITICAL") and "Traceback" in message:
             return message.rstrip().splitlines()[-1]
     return None

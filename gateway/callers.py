@@ -42,9 +42,7 @@ async def caller(request: Request) -> Principal:
         raise
     # A citizen's subject is their resident ID: the limiter's counts (kept in a table shared by the replicas)
     # name them by pseudonym.
-    subject = principal.subject
-    if principal.role is Role.CITIZEN:
-        subject = pseudonym(subject, request.app.state.gateway_settings.pseudonym_key.get_secret_value().encode())
+    subject = pseudonym_of(principal, request) if principal.role is Role.CITIZEN else principal.subject
     limiter.take(f"{principal.role}:{subject}")
     request.state.principal = principal
     return principal
@@ -61,3 +59,9 @@ async def guard(request: Request) -> Principal:
             403, "forbidden", "Not allowed", f"The role {principal.role} may not {request.method} {template}."
         )
     return principal
+
+
+def pseudonym_of(citizen: Principal, request: Request) -> str:
+    """A citizen (whose subject is their resident ID) by the keyed pseudonym events and journeys name them with."""
+    key = request.app.state.gateway_settings.pseudonym_key.get_secret_value().encode()
+    return pseudonym(citizen.subject, key)

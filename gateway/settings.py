@@ -34,12 +34,6 @@ class GatewaySettings(Settings):
     rate_limit_sync_s: float = Field(
         0.5, gt=0, description="how often a replica hands on its counts and takes the others' (the overshoot bound)"
     )
-
-    def shares_rate_limits(self) -> bool:
-        if self.rate_limit_shared is not None:
-            return self.rate_limit_shared
-        return not self.resolved_database_url().startswith("sqlite")
-
     cors_origins: list[str] = Field(default_factory=list, description="origins of the citizen web apps (JSON in env)")
     idempotency_wait_s: float = Field(20.0, description="how long a repeat waits for the first request's result")
     idempotency_ttl_s: float = Field(86_400.0, description="how long an Idempotency-Key is kept; older acts as new")
@@ -60,6 +54,12 @@ class GatewaySettings(Settings):
         SecretStr(DEV_WEBHOOK_SECRET_KEY), description="seals webhook secrets in the database (AES-GCM); 32+ characters"
     )
     delivery_poll_s: float = Field(0.25, description="how often idle delivery workers and SSE streams look for work")
+
+    def shares_rate_limits(self) -> bool:
+        """Whether rate limits are counted across replicas: as set, or else with PostgreSQL only."""
+        if self.rate_limit_shared is not None:
+            return self.rate_limit_shared
+        return not self.resolved_database_url().startswith("sqlite")
 
     def refuse_development_secrets(self) -> None:
         super().refuse_development_secrets()

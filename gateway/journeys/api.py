@@ -26,8 +26,8 @@ from civic import dlq
 from civic.app import ServiceDep, SessionDep
 from civic.auth import Principal, Role
 from civic.config import DOMAINS
-from civic.identity import pseudonym
 from civic.problems import NotFound, Problem
+from gateway.callers import pseudonym_of
 from gateway.journeys.definitions import JOURNEYS
 from gateway.journeys.model import LABELS, JourneyState
 from gateway.journeys.tables import JourneyAlias, JourneyEventRecord, JourneyParty, JourneyRecord
@@ -106,11 +106,6 @@ def _staff(caller: Principal) -> bool:
     return caller.role in (Role.OPERATOR, Role.AUDITOR)
 
 
-def _own_pseudonym(caller: Principal, request: Request) -> str:
-    key = request.app.state.service.settings.pseudonym_key.get_secret_value().encode()
-    return pseudonym(caller.subject, key)
-
-
 def _a_party(me: str) -> ColumnElement[bool]:
     """Journeys that name ``me`` as a further party (a spouse)."""
     return col(JourneyRecord.id).in_(select(JourneyParty.journey_id).where(JourneyParty.subject == me))
@@ -129,7 +124,7 @@ async def list_journeys(
     """A citizen's own journeys (about them, or started by them); for operators and auditors, all of them."""
     query = select(JourneyRecord).order_by(col(JourneyRecord.started_at).desc())
     if caller.role is Role.CITIZEN:
-        me = _own_pseudonym(caller, request)
+        me = pseudonym_of(caller, request)
         query = query.where(or_(JourneyRecord.subject == me, JourneyRecord.initiator == me, _a_party(me)))
     elif not _staff(caller):
         raise Problem(403, "forbidden", "Not allowed", "Journeys are for citizens (their own) and operators.")
@@ -180,7 +175,7 @@ async def my_notifications(
     from the journeys themselves, so there is nothing more to keep and a rebuilt tracker gives the same list."""
     if caller.role is not Role.CITIZEN:
         raise Problem(403, "forbidden", "Not allowed", "Notifications are for citizens, about their own journeys.")
-    me = _own_pseudonym(caller, request)
+    me = pseudonym_of(caller, request)
     query = (
         select(JourneyRecord)
         .where(or_(JourneyRecord.subject == me, _a_party(me)), col(JourneyRecord.state).in_(OVER))
@@ -196,7 +191,7 @@ async def read_journey(journey_id: str, caller: Caller, session: SessionDep, req
     if record is None:
         raise NotFound("journey")
     if caller.role is Role.CITIZEN:
-        me = _own_pseudonym(caller, request)
+        me = pseudonym_of(caller, request)
         if me not in (record.subject, record.initiator) and await session.get(JourneyParty, (record.id, me)) is None:
             raise NotFound("journey")  # someone else's journey does not exist, as far as this caller knows
         return _view(record)

@@ -39,8 +39,9 @@ async def track_journey_event(event: Event, ctx: HandlerContext) -> None:
     if ctx.topic.startswith("civic.dlq."):
         dead_letter_of = ctx.headers.get("civic_dlq_group", b"").decode() or ctx.topic.removeprefix("civic.dlq.")
         error = ctx.headers.get(dlq.ERROR_HEADER, b"").decode()[:500] or None
-    parties = {ctx.outbox.pseudonym_of(p) for p in event.parties()} if isinstance(event, PersonEvent) else set()
-    await record_event(ctx.session, env, dead_letter_of, error, event, parties - {env.subject})
+    # Only the others are named by pseudonym (one HMAC each): most events name just their subject.
+    others = {p for p in event.parties() if p != event.subject()} if isinstance(event, PersonEvent) else set()
+    await record_event(ctx.session, env, dead_letter_of, error, event, {ctx.outbox.pseudonym_of(p) for p in others})
 
 
 async def note_parties(conn: AsyncConnection, journey_id: str, subjects: set[str]) -> None:

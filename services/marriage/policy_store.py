@@ -6,7 +6,8 @@ arrangement (国务院办公厅关于20xx年部分节假日安排的通知): eac
 weekend day worked instead (``workday``, 调休上班), with the notice as the row's source. It holds 2025 and 2026.
 The 2026 rows were checked day by day against the notice as published (国务院办公厅, 4 November 2025, carried
 by Xinhua). A year's rows are added when its notice is published (usually in November of the year before); until
-then that year's rest days are its Saturdays and Sundays only, and deadlines computed in it say so (and the service logs it once per year). Rows already loaded stay as they are: a corrected row is a
+then that year's rest days are its Saturdays and Sundays only, and deadlines computed in it say so (and the
+service logs it once per year). Rows already loaded stay as they are: a corrected row is a
 change to make deliberately in the table, not by editing the file.
 """
 

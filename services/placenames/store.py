@@ -24,15 +24,12 @@ POLICY_FIXTURE = HERE / "policy" / "parameters.csv"
 DIVISIONS_FIXTURE = HERE / "seed" / "divisions.csv"
 
 
-_rows = read_csv
-
-
 def fixture_parameters() -> list[Parameter]:
     return [
         Parameter(
             r["region_code"], r["parameter"], date.fromisoformat(r["effective_from"]), int(r["value"]), r["source"]
         )
-        for r in _rows(POLICY_FIXTURE)
+        for r in read_csv(POLICY_FIXTURE)
     ]
 
 
@@ -47,7 +44,7 @@ def fixture_divisions() -> list[Division]:
             valid_until=date.fromisoformat(r["valid_until"]) if r["valid_until"] else None,
             source=r["source"],
         )
-        for r in _rows(DIVISIONS_FIXTURE)
+        for r in read_csv(DIVISIONS_FIXTURE)
     ]
 
 

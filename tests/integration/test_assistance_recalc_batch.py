@@ -6,12 +6,16 @@ one BenefitChanged per changed case, cuts not reaching into paid months, and not
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic import db, migrations
 from civic.db import table_of
@@ -92,7 +96,9 @@ async def seeded(sessions, outbox_free_region: str) -> list[str]:  # type: ignor
     return ids
 
 
-async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
+@asynccontextmanager
+async def service_with_shapes(tmp_path: Path) -> AsyncIterator[tuple[Any, list[str]]]:
+    """An assistance service's database (no broker: the events wait in the outbox) with SHAPES seeded; their ids."""
     settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, "127.0.0.1:1")
     if settings.create_database:
         await db.create_database_if_missing(settings.resolved_database_url())
@@ -101,7 +107,19 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
         await migrations.upgrade(service.engine, service.schema)
         async with service.sessions() as session:
             await load_fixture(session, fixture_parameters())
-        ids = await seeded(service.sessions, "371002")
+        yield service, await seeded(service.sessions, "371002")
+    finally:
+        await service.engine.dispose()
+
+
+async def benefit_changed_events(session: AsyncSession) -> int:
+    outbox = table_of(OutboxRecord)
+    count = select(func.count()).select_from(outbox).where(outbox.c.event_type.like("%benefit-changed%"))
+    return int((await (await session.connection()).execute(count)).scalar_one())
+
+
+async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
+    async with service_with_shapes(tmp_path) as (service, ids):
         async with service.sessions() as session:
             policy = await current_policy(session)
             cases = {c.id: c for c in (await session.exec(select(Case).where(Case.id.in_(ids)))).scalars()}  # type: ignore[attr-defined]
@@ -115,8 +133,7 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
             schedule = [(r.case_id, r.effective_from, r.amount_fen) for r in
                         (await session.exec(select(BenefitAmount))).scalars()]  # fmt: skip
             changes = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
-            events = (await session.exec(select(func.count()).select_from(table_of(OutboxRecord))
-                                         .where(table_of(OutboxRecord).c.event_type.like("%benefit-changed%")))).scalar_one()  # fmt: skip
+            events = await benefit_changed_events(session)
             amounts_now = {c.id: c.monthly_amount_fen for c in (await session.exec(select(Case))).scalars()}
 
         def entries(cid: str) -> list[tuple[date, int]]:
@@ -142,23 +159,13 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
 
         again = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
         assert (again.examined, again.changed) == (len(SHAPES), 0)
-    finally:
-        await service.engine.dispose()
 
 
 async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_committed_one(tmp_path: Path) -> None:
     """Chunks commit in order with their cursor, also when the next is read while one is written (PostgreSQL):
     a write refused by the database stops the job after the chunks before it, and the re-run does the rest —
     one change and one event per case in all."""
-    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, "127.0.0.1:1")
-    if settings.create_database:
-        await db.create_database_if_missing(settings.resolved_database_url())
-    service = build_app(settings).state.service
-    try:
-        await migrations.upgrade(service.engine, service.schema)
-        async with service.sessions() as session:
-            await load_fixture(session, fixture_parameters())
-        ids = await seeded(service.sessions, "371002")
+    async with service_with_shapes(tmp_path) as (service, ids):
         changing = [ids[i] for i in (0, 1, 3, 4, 5, 9)]  # as the test above finds
         refused = ids[4]  # in the second chunk of three
         async with service.engine.begin() as conn:  # the database refuses that case's history row, once
@@ -192,9 +199,6 @@ async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_comm
         assert resumed.finished and resumed.examined == len(SHAPES) - 3
         async with service.sessions() as session:
             history = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
-            events = (await session.exec(select(func.count()).select_from(table_of(OutboxRecord))
-                                         .where(table_of(OutboxRecord).c.event_type.like("%benefit-changed%")))).scalar_one()  # fmt: skip
+            events = await benefit_changed_events(session)
         assert sorted(history) == sorted(changing), "each changed case once"
         assert events == len(history)
-    finally:
-        await service.engine.dispose()
