@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -87,56 +87,63 @@ async def household(session: AsyncSession, household_id: str) -> rules.Household
     return (await households(session, [household_id]))[household_id]
 
 
-async def means(conn: AsyncConnection, household_ids: Sequence[str], on: date) -> dict[str, rules.Means]:
-    """The means (``rules.Means``) on ``on`` of the households, summed by the database: a row or two per household
-    instead of a row per member, income, deduction and asset, and no ``Member`` to build. Equal to
-    ``rules.means_of(household(...), on)``; a member counts as ``rules.counted_in`` says, and an income or
-    deduction counts if its member does.
+def means_columns(household_id: ColumnElement[str], on: date) -> list[ColumnElement[int]]:
+    """The figures of a household's means on ``on`` summed by the database, one scalar subquery each, for the
+    household whose id is ``household_id`` (a column of the outer query): members counted, gross income and
+    deductions of the members counted (fen), assets (fen). A member counts as ``rules.counted_in`` says, and an
+    income or deduction counts if its member does.
 
-    By explicit ids, on both sides of a join, so that the plan is index lookups whatever the planner knows (a
-    subquery by case id range was planned as full scans on PostgreSQL tables not yet analysed: a full scan per
-    chunk is quadratic over a million households).
+    Correlated subqueries, not joins grouped by household: one row per household, and each figure an index
+    lookup whatever the planner knows (a grouped join over a chunk's households was planned as full scans on
+    PostgreSQL tables not yet analysed: a full scan per chunk is quadratic over a million households).
     """
+    m = table_of(HouseholdMember)
+    counts = or_(m.c.died_on.is_(None), m.c.died_on >= rules.first_death_still_counted(on))
+    counted = select(func.count()).where(m.c.household_id == household_id, counts)
+    sums = []
+    for model in (HouseholdIncome, HouseholdDeduction):
+        t = table_of(model)
+        sums.append(
+            select(func.coalesce(func.sum(t.c.monthly_fen), 0))
+            .join(m, (m.c.resident_id == t.c.resident_id) & (m.c.household_id == t.c.household_id))
+            .where(t.c.household_id == household_id, counts)
+        )
+    a = table_of(HouseholdAsset)
+    assets = select(func.coalesce(func.sum(a.c.value_fen), 0)).where(a.c.household_id == household_id)
+    return [q.scalar_subquery() for q in (counted, *sums, assets)]
+
+
+class MeansOf:
+    """``rules.Means`` from the figures of ``means_columns``: one ``Means`` per distinct figures, so that a batch
+    reading many households of equal means builds (and assesses) it once."""
+
+    def __init__(self) -> None:
+        self._alike: dict[tuple[str, str, int, int, int, int], rules.Means] = {}
+
+    def __call__(
+        self, region_code: str, area: str, counted: int, gross: int, deducted: int, assets: int
+    ) -> rules.Means:
+        figures = (region_code, area, counted, gross, deducted, assets)
+        found = self._alike.get(figures)
+        if found is None:
+            found = self._alike[figures] = rules.Means.of_fen(region_code, rules.Area(area), counted, int(gross),
+                                                              int(deducted), int(assets))  # fmt: skip
+        return found
+
+
+async def means(conn: AsyncConnection, household_ids: Sequence[str], on: date) -> dict[str, rules.Means]:
+    """The means (``rules.Means``) on ``on`` of the households, summed by the database (``means_columns``): a row
+    per household instead of a row per member, income, deduction and asset, and no ``Member`` to build. Equal to
+    ``rules.means_of(household(...), on)``."""
     if not household_ids:
         return {}
-    household_ids = list(set(household_ids))
-    h, m = table_of(Household), table_of(HouseholdMember)
-    heads = (
-        await conn.execute(select(h.c.id, h.c.region_code, h.c.area).where(one_of(conn, h.c.id, household_ids)))
-    ).all()
-    counted: dict[str, int] = defaultdict(int)
-    rows = await conn.execute(select(m.c.household_id, m.c.died_on, func.count())
-                              .where(one_of(conn, m.c.household_id, household_ids)).group_by(m.c.household_id, m.c.died_on))  # fmt: skip
-    for hid, died_on, number in rows.all():
-        if rules.counted_in(died_on, on):
-            counted[hid] += number
-    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # gross, deducted, assets (fen)
-    for slot, model in ((0, HouseholdIncome), (1, HouseholdDeduction)):
-        t = table_of(model)
-        rows = await conn.execute(
-            select(t.c.household_id, m.c.died_on, func.sum(t.c.monthly_fen))
-            .join(m, (m.c.resident_id == t.c.resident_id) & (m.c.household_id == t.c.household_id))
-            .where(one_of(conn, t.c.household_id, household_ids), one_of(conn, m.c.household_id, household_ids))
-            .group_by(t.c.household_id, m.c.died_on)
-        )  # fmt: skip
-        for hid, died_on, fen in rows.all():
-            if rules.counted_in(died_on, on):
-                sums[hid][slot] += int(fen)
-    a = table_of(HouseholdAsset)
-    rows = await conn.execute(select(a.c.household_id, func.sum(a.c.value_fen))
-                              .where(one_of(conn, a.c.household_id, household_ids)).group_by(a.c.household_id))  # fmt: skip
-    for hid, fen in rows.all():
-        sums[hid][2] += int(fen)
-    zero = [0, 0, 0]
-    alike: dict[tuple[str, str, int, int, int, int], rules.Means] = {}  # one Means per distinct figures
-    result = {}
-    for hid, region_code, area in heads:
-        figures = (region_code, area, counted[hid], *sums.get(hid, zero))
-        found = alike.get(figures)
-        if found is None:
-            found = alike[figures] = rules.Means.of_fen(region_code, rules.Area(area), *figures[2:])
-        result[hid] = found
-    return result
+    h = table_of(Household)
+    rows = await conn.execute(
+        select(h.c.id, h.c.region_code, h.c.area, *means_columns(h.c.id, on))
+        .where(one_of(conn, h.c.id, list(set(household_ids))))
+    )  # fmt: skip
+    means_of = MeansOf()
+    return {hid: means_of(*figures) for hid, *figures in rows.all()}
 
 
 class ClaimSource(Protocol):

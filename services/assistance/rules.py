@@ -222,7 +222,13 @@ class Member:
 
 def counted_in(died_on: date | None, on: date) -> bool:
     """Whether a member who died on ``died_on`` (None: alive) still counts in the household on ``on``."""
-    return died_on is None or benefit_stops_after_death(died_on) > month_start(on)
+    return died_on is None or died_on >= first_death_still_counted(on)
+
+
+def first_death_still_counted(on: date) -> date:
+    """The earliest date of death of a member who still counts on ``on``: the month of death is paid in full
+    (``benefit_stops_after_death``), so whoever died in ``on``'s month or later. A query can filter on it."""
+    return month_start(on)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -238,3 +238,14 @@ def test_back_pay_is_per_month_what_was_due_and_not_paid() -> None:
         date(2026, 12, 1),
         date(2027, 1, 1),
     ]
+
+
+def test_a_member_counts_until_the_month_after_their_death() -> None:
+    """``counted_in`` (and the date a query filters on) agrees with when a benefit stops after a death, for deaths
+    around every month boundary of a year."""
+    deaths = [date(2025, 12, 1) + timedelta(days=d) for d in range(400)]
+    for on in (date(2026, 1, 1), date(2026, 2, 28), date(2026, 3, 15), date(2026, 12, 31)):
+        for died in deaths:
+            assert rules.counted_in(died, on) == (rules.benefit_stops_after_death(died) > rules.month_start(on))
+            assert rules.counted_in(died, on) == (died >= rules.first_death_still_counted(on))
+    assert rules.counted_in(None, ON)
