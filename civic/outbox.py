@@ -69,8 +69,11 @@ class Outbox:
         return pseudonym(resident_id, self._key)
 
     def key_for(self, event: Event) -> str:
-        subject = event.subject()
-        return pseudonym(subject, self._key) if isinstance(event, PersonEvent) else subject
+        return self.key_of(type(event), event.subject())
+
+    def key_of(self, kind: type[Event], subject: str) -> str:
+        """The Kafka key of an event of ``kind`` about ``subject``: a person's is their pseudonym."""
+        return pseudonym(subject, self._key) if issubclass(kind, PersonEvent) else subject
 
     def record(self, event: Event) -> dict[str, Any]:
         """The outbox row for ``event``, with the envelope taken from the current journey and trace."""

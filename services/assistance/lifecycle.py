@@ -144,17 +144,28 @@ class AmountChange:
     reason: str
 
 
+# What differs between the BenefitChanged events of equal amounts: whose case they are.
+CHANGED_VARYING = ("resident_id", "case_id", "household_id")
+ChangedTemplates = dict[tuple[str, int | None, int, date, str], bulk.EventTemplate]
+
+
 async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[AmountChange], *, actor: str,
-                      cause: str) -> None:  # fmt: skip
+                      cause: str, templates: ChangedTemplates | None = None) -> None:  # fmt: skip
     """``set_amount`` for many cases at once, with the same effects (schedule, case, history, one BenefitChanged
     each) written as a few bulk statements (COPY on PostgreSQL): the recalculation of a million benefits cannot
     afford ORM objects and a round of queries per case. Written on the session's connection, past the ORM: the
     caller holds no ``Case`` of these ids, and wakes the relay (``outbox.committed.set()``) once it committed.
+    ``templates`` may carry the events' templates from one call to the next (a batch job's chunks).
     """
     if not changes:
         return
     amounts, cases, changes_table = table_of(BenefitAmount), table_of(Case), table_of(CaseChange)
     conn = await session.connection()
+    # The cases first: the foreign-key checks of the rows below then find each case already locked by this
+    # transaction, and do not lock it again (on PostgreSQL, a tuple lock written per row).
+    await bulk.set_where(
+        conn, cases, "monthly_amount_fen", "id", [(c.case.id, c.amount_fen) for c in changes if c.latest]
+    )
     await bulk.insert_rows(conn, amounts, ("case_id", "effective_from", "amount_fen", "cause"),
                            [(c.case.id, c.effective_from, c.amount_fen, cause) for c in changes if not c.entry_exists])  # fmt: skip
     rewritten = [c for c in changes if c.entry_exists]
@@ -164,32 +175,26 @@ async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[Amoun
             .values(amount_fen=bindparam("fen"), cause=cause),
             [{"cid": c.case.id, "on": c.effective_from, "fen": c.amount_fen} for c in rewritten],
         )  # fmt: skip
-    await bulk.set_where(
-        conn, cases, "monthly_amount_fen", "id", [(c.case.id, c.amount_fen) for c in changes if c.latest]
-    )
     at = datetime.now(UTC)
     await bulk.insert_rows(conn, changes_table, ("case_id", "at", "kind", "effective_from", "amount_fen", "reason", "actor"),
                            [(c.case.id, at, "amount changed", c.effective_from, c.amount_fen, c.reason[:500], actor)
                             for c in changes])  # fmt: skip
-    # Built without validation: every value is a stored, once-validated field or an amount from from_fen (the
-    # contract's own serialiser still writes the JSON); validating a million events was a fifth of the job. The
-    # events of a chunk differ mostly in whose case they are: each is a copy of the first with the same amounts.
-    prototypes: dict[tuple[str, int | None, int, date, str], BenefitChanged] = {}
+    # The events differ mostly in whose case they are: one template per distinct amounts and reason, written by
+    # the contract's serialiser, filled with each case's ids. Built without validation: every value is a stored,
+    # once-validated field or an amount from from_fen.
+    templates = {} if templates is None else templates
     events = []
     for c in changes:
         key = (c.case.benefit, c.previous, c.amount_fen, c.effective_from, c.reason)
-        prototype = prototypes.get(key)
-        if prototype is not None:
-            events.append(prototype.model_copy(update={"resident_id": c.case.resident_id, "case_id": c.case.id,
-                                                       "household_id": c.case.household_id}))  # fmt: skip
-            continue
-        prototypes[key] = BenefitChanged.model_construct(
-            resident_id=c.case.resident_id, case_id=c.case.id, benefit=c.case.benefit,
-            household_id=c.case.household_id, previous_amount=from_fen(c.previous or 0),
-            monthly_amount=from_fen(c.amount_fen), effective_from=c.effective_from, reason=c.reason,
-        )  # fmt: skip
-        events.append(prototypes[key])
-    await bulk.add_events(conn, outbox, events)
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = bulk.EventTemplate(BenefitChanged, {
+                "benefit": c.case.benefit, "previous_amount": from_fen(c.previous or 0),
+                "monthly_amount": from_fen(c.amount_fen), "effective_from": c.effective_from, "reason": c.reason,
+            }, CHANGED_VARYING)  # fmt: skip
+        events.append((BenefitChanged, outbox.key_of(BenefitChanged, c.case.resident_id),
+                       template.json(c.case.resident_id, c.case.id, c.case.household_id)))  # fmt: skip
+    await bulk.add_serialized(conn, outbox, events)
 
 
 async def suspend(

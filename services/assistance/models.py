@@ -150,7 +150,7 @@ class BenefitAmount(AssistanceTable, table=True):
     __table_args__ = (UniqueConstraint("case_id", "effective_from"),)
 
     id: int | None = Column(default=None, primary_key=True)
-    case_id: str = Column(foreign_key="benefit_case.id", index=True)
+    case_id: str = Column(foreign_key="benefit_case.id")  # looked up by the unique (case_id, effective_from)
     effective_from: date
     amount_fen: int
     cause: str = Column(default="", max_length=100)  # a death registration id, a policy change, a review ...

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
@@ -119,6 +119,7 @@ async def _recalculate(
     open_statuses = {str(status) for status in OPEN}
     in_region: dict[str, bool] = {}
     memo: dict[tuple[str, rules.Means], Outcome] = {}
+    templates: lifecycle.ChangedTemplates = {}
     writing: asyncio.Task[None] | None = None
     try:
         while max_cases is None or examined < max_cases:
@@ -143,8 +144,11 @@ async def _recalculate(
                         in_region[case.region_code] = covered(region_code, case.region_code)
                 if len(memo) > MEMO_LIMIT:
                     memo.clear()
+                if len(templates) > MEMO_LIMIT:
+                    templates = {}  # a new dict: the chunk being written may still use the old one
                 mine = [case for case in cases if in_region[case.region_code]]
                 plan = await plan_chunk(session, mine, policy, effective_from, memo=memo)
+                plan.templates = templates
             except BaseException:
                 await session.close()
                 raise
@@ -191,12 +195,14 @@ class ChunkPlan:
 
     changes: list[lifecycle.AmountChange]
     back_pay: list[lifecycle.AmountChange]
+    templates: lifecycle.ChangedTemplates = field(default_factory=dict)  # the job's, shared by its chunks
 
 
 async def write_chunk(session: AsyncSession, outbox: Outbox, plan: ChunkPlan, progress: Progress) -> None:
     """Write a chunk's changes, events, back-pay and the job's cursor in one transaction, then commit."""
     try:
-        await lifecycle.set_amounts(session, outbox, plan.changes, actor=ACTOR, cause=f"policy {progress.job_id}")
+        await lifecycle.set_amounts(session, outbox, plan.changes, actor=ACTOR, cause=f"policy {progress.job_id}",
+                                    templates=plan.templates)  # fmt: skip
         for change in plan.back_pay:
             case_now = await session.get(Case, change.case.id)  # a rise: the difference, for the months paid
             assert case_now is not None

@@ -16,7 +16,8 @@ from civic.events import current_causation_id, current_correlation_id, current_i
 from civic.money import from_fen
 from civic.outbox import Outbox
 from contracts.assistance import BenefitChanged
-from services.assistance.bulk import OUTBOX_COLUMNS, outbox_rows, uuid4_text
+from services.assistance.bulk import OUTBOX_COLUMNS, EventTemplate, outbox_rows, serialized_rows, uuid4_text
+from services.assistance.lifecycle import CHANGED_VARYING
 from tests.factories import resident_id
 
 
@@ -66,14 +67,26 @@ def test_an_event_built_without_validation_is_the_validated_event() -> None:
     assert BenefitChanged.model_validate_json(built.model_dump_json()) == event
 
 
-def test_a_copy_of_another_case_s_event_is_that_case_s_event() -> None:
-    """The recalculation builds one event per distinct amounts and copies it for each case."""
-    first, second = changed(1), changed(1)
-    second = BenefitChanged(**{**dict(second), "case_id": "c-other", "household_id": None})
-    copied = BenefitChanged.model_construct(**dict(first)).model_copy(
-        update={"resident_id": second.resident_id, "case_id": "c-other", "household_id": None}
-    )
-    assert copied.model_dump_json() == second.model_dump_json()
+@pytest.mark.parametrize(
+    ("case_id", "household_id"),
+    [("c-other", None), ("c-2", "h-2"), ('c "quoted" \\ back', "户\n\t\u0001\u2028 /"), ("", "")],
+)
+def test_a_template_filled_with_a_case_s_ids_is_that_case_s_event(case_id: str, household_id: str | None) -> None:
+    """The recalculation serialises one event per distinct amounts and fills it with each case's ids."""
+    fixed = {k: v for k, v in dict(changed(1)).items() if k not in CHANGED_VARYING}
+    template = EventTemplate(BenefitChanged, fixed, CHANGED_VARYING)
+    other = BenefitChanged(**{**dict(changed(1)), "resident_id": resident_id(), "case_id": case_id,
+                              "household_id": household_id})  # fmt: skip
+    filled = template.json(other.resident_id, case_id, household_id)
+    assert filled == other.model_dump_json().encode()
+    assert BenefitChanged.model_validate_json(filled) == other
+
+
+def test_serialised_rows_key_a_person_s_event_by_pseudonym(tmp_path: Path) -> None:
+    outbox = Outbox(Settings(service_name="assistance", data_dir=tmp_path))
+    event = changed(1)
+    (row,) = serialized_rows(outbox, [(BenefitChanged, outbox.key_of(BenefitChanged, event.resident_id), b"{}")])
+    assert row[3] == outbox.key_for(event) == outbox.pseudonym_of(event.resident_id) != event.resident_id
 
 
 def test_event_ids_are_uuid4_text() -> None:
