@@ -1,5 +1,5 @@
-"""Bulk writes for the recalculation of a million benefits: many rows in one statement (COPY on PostgreSQL), and
-outbox rows for many events at once.
+"""Bulk writes for the recalculation of a million benefits: many rows in one statement (COPY on PostgreSQL),
+outbox rows for many events at once, and events of equal amounts serialised once (``EventTemplate``).
 
 Why here and not in the kernel: ``Outbox.add`` builds each row on its own (the trace context, the envelope and
 its JSON headers per event: ~35 µs), and SQLAlchemy's executemany processes each row's parameters in Python;

@@ -154,18 +154,18 @@ async def mark_devices_of_deceased(session: AsyncSession, resident_id: str, regi
     smoke or gas detector keeps protecting whoever lives there (its alarms are still taken, flagged), until a
     caseworker has them collected (retire) or gives them to a surviving elder of the household (move)."""
     devices = table_of(MonitoringDevice)
-    await session.execute(update(devices).where(devices.c.resident_id == resident_id,
-                                                devices.c.status == DeviceStatus.INSTALLED)
-                          .values(status=DeviceStatus.REMOVAL_DUE, removal_due_by_death=registration_id))  # fmt: skip
+    await session.exec(update(devices).where(devices.c.resident_id == resident_id,
+                                             devices.c.status == DeviceStatus.INSTALLED)
+                       .values(status=DeviceStatus.REMOVAL_DUE, removal_due_by_death=registration_id))  # fmt: skip
 
 
 async def unmark_devices_of_revoked_death(session: AsyncSession, registration_id: str) -> None:
     """Only what the death marked and nobody has changed since goes back: a device collected or given to someone
     else meanwhile stays where the caseworker put it (moving or retiring clears the mark)."""
     devices = table_of(MonitoringDevice)
-    await session.execute(update(devices).where(devices.c.removal_due_by_death == registration_id,
-                                                devices.c.status == DeviceStatus.REMOVAL_DUE)
-                          .values(status=DeviceStatus.INSTALLED, removal_due_by_death=None))  # fmt: skip
+    await session.exec(update(devices).where(devices.c.removal_due_by_death == registration_id,
+                                             devices.c.status == DeviceStatus.REMOVAL_DUE)
+                       .values(status=DeviceStatus.INSTALLED, removal_due_by_death=None))  # fmt: skip
 
 
 def _case_cause(case_id: str) -> str:
