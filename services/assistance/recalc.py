@@ -281,12 +281,13 @@ async def plan_chunk(
             found.append((case, where, *outcome))
     # A cut found after a month from the date was paid starts after the months paid: there the case's whole
     # schedule decides (rare: the job ran late), read for those cases only.
-    late_cuts = [case.id for case, where, amount, _ in found
-                 if where.last_paid is not None and where.last_paid >= effective_from and (where.in_force or 0) > amount]  # fmt: skip
+    late_cuts = {case.id for case, where, amount, _ in found
+                 if where.last_paid is not None and where.last_paid >= effective_from and (where.in_force or 0) > amount}  # fmt: skip
     schedules: dict[str, list[tuple[date, int]]] = defaultdict(list)
     if late_cuts:
         for case_id, entry_from, amount_fen in (await conn.execute(
-            core_select(a.c.case_id, a.c.effective_from, a.c.amount_fen).where(bulk.one_of(conn, a.c.case_id, late_cuts))
+            core_select(a.c.case_id, a.c.effective_from, a.c.amount_fen)
+            .where(bulk.one_of(conn, a.c.case_id, sorted(late_cuts)))
         )).all():  # fmt: skip
             schedules[case_id].append((entry_from, amount_fen))
     changes: list[lifecycle.AmountChange] = []
@@ -294,7 +295,7 @@ async def plan_chunk(
         start, previous = effective_from, where.in_force
         entry_exists = where.in_force_from == effective_from
         latest = where.last_entry is None or where.last_entry <= effective_from
-        if case.id in schedules:
+        if case.id in late_cuts:
             entries = schedules[case.id]
             start = rules.first_day_of_next_month(where.last_paid or effective_from)  # never back into a paid month
             previous = rules.amount_in_force(entries, start)
