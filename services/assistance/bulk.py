@@ -125,9 +125,9 @@ def serialized_rows(outbox: Outbox, events: Sequence[tuple[type[Event], str, byt
 
 class EventTemplate:
     """The JSON of events of ``kind`` that differ only in some string fields (``varying``): written once by the
-    contract's own serialiser, with stand-ins there, and filled per event by text replacement — a
-    million events of a few hundred distinct amounts are not a million pydantic models. ``tests/unit/
-    test_assistance_bulk.py`` checks the filled text against the serialiser's, escapes and all."""
+    contract's own serialiser, with stand-ins there, and filled per event by text replacement: a million events
+    of far fewer distinct amounts are not a million pydantic models. ``tests/unit/test_assistance_bulk.py``
+    checks the filled text against the serialiser's, escapes and all."""
 
     def __init__(self, kind: type[Event], fixed: dict[str, Any], varying: Sequence[str]) -> None:
         """``fixed``: the fields all these events share, already validated (the model is built without it)."""
