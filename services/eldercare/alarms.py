@@ -152,9 +152,9 @@ async def move_task(session: AsyncSession, task_id: str, action: str, **values: 
         raise NotFound("Task")
     allowed, after = rules.TASK_ACTIONS[action]
     tasks = table_of(FollowUpTask)
-    moved = await session.execute(update(tasks).where(tasks.c.id == task_id, tasks.c.status.in_(allowed))
-                                  .values(status=after, **values))  # fmt: skip
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    moved = await session.exec(update(tasks).where(tasks.c.id == task_id, tasks.c.status.in_(allowed))
+                               .values(status=after, **values))  # fmt: skip
+    if moved.rowcount != 1:
         await session.rollback()
         await session.refresh(task)
         try:

@@ -131,10 +131,10 @@ async def claim(session: AsyncSession, device: MonitoringDevice, **values: objec
     """Move the device on from the installation it was read at, unless it was retired: a move or a retirement
     made meanwhile by someone else wins."""
     devices = table_of(MonitoringDevice)
-    moved = await session.execute(update(devices).where(devices.c.device_id == device.device_id,
-                                                        devices.c.installations == device.installations,
-                                                        devices.c.status != DeviceStatus.RETIRED).values(**values))  # fmt: skip
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    moved = await session.exec(update(devices).where(devices.c.device_id == device.device_id,
+                                                     devices.c.installations == device.installations,
+                                                     devices.c.status != DeviceStatus.RETIRED).values(**values))  # fmt: skip
+    if moved.rowcount != 1:
         await session.rollback()
         raise Conflict("device-changed", "The device was changed meanwhile", "read it again", field="device_id")
 

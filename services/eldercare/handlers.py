@@ -72,9 +72,7 @@ async def end_care_of_deceased(event: DeathRegistered, ctx: HandlerContext) -> N
             released.status, released.discharged_on = AdmissionStatus.ENDED_BY_DEATH, event.date_of_death
             released.discharge_reason, released.ended_by_death = reason, event.registration_id
             session.add(released)
-            await session.execute(
-                update(table_of(Bed)).where(table_of(Bed).c.id == released.bed_id).values(occupant=None)
-            )
+            await session.exec(update(table_of(Bed)).where(table_of(Bed).c.id == released.bed_id).values(occupant=None))
         running = await session.exec(select(HomeService).where(HomeService.resident_id == event.resident_id,
                                                                HomeService.status == ServiceStatus.ACTIVE))  # fmt: skip
         for service in running.all():
@@ -123,9 +121,9 @@ async def restore_care_of_revoked_death(event: DeathRevoked, ctx: HandlerContext
         if admission is not None:
             admission_id = admission.id
             bed = table_of(Bed)
-            taken = await session.execute(update(bed).where(bed.c.id == admission.bed_id, bed.c.occupant.is_(None))
-                                          .values(occupant=admission.resident_id))  # fmt: skip
-            bed_restored = taken.rowcount == 1  # type: ignore[attr-defined]
+            taken = await session.exec(update(bed).where(bed.c.id == admission.bed_id, bed.c.occupant.is_(None))
+                                       .values(occupant=admission.resident_id))  # fmt: skip
+            bed_restored = taken.rowcount == 1
             if bed_restored:
                 admission.status, admission.discharged_on, admission.discharge_reason = (
                     AdmissionStatus.RESIDENT,

@@ -121,9 +121,9 @@ async def admit(
                                                    col(Bed.occupant).is_(None)).order_by(col(Bed.label)))  # fmt: skip
     bed_table = table_of(Bed)
     for bed_id in free.all():
-        claimed = await session.execute(update(bed_table).where(bed_table.c.id == bed_id, bed_table.c.occupant.is_(None))
-                                        .values(occupant=body.resident_id))  # fmt: skip
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        claimed = await session.exec(update(bed_table).where(bed_table.c.id == bed_id, bed_table.c.occupant.is_(None))
+                                     .values(occupant=body.resident_id))  # fmt: skip
+        if claimed.rowcount == 1:
             break
     else:
         raise Conflict("institution-full", "No free bed of this kind", f"no free {body.bed_kind.value} bed left",
@@ -150,7 +150,7 @@ async def discharge(
     a.status, a.discharged_on, a.discharge_reason = AdmissionStatus.DISCHARGED, body.discharged_on, body.reason
     session.add(a)
     bed_table = table_of(Bed)
-    await session.execute(update(bed_table).where(bed_table.c.id == a.bed_id).values(occupant=None))
+    await session.exec(update(bed_table).where(bed_table.c.id == a.bed_id).values(occupant=None))
     await outbox.add(session, DischargedFromInstitution(
         resident_id=a.resident_id, admission_id=a.id, institution_id=a.institution_id, bed_id=a.bed_id,
         discharged_on=body.discharged_on, reason=body.reason))  # fmt: skip

@@ -48,7 +48,7 @@ async def move_balance(session: AsyncSession, resident_id: str, minutes: int) ->
     """Add ``minutes`` (negative to spend) to the balance unless that would make it negative; the balance and the
     sequence number of the new ledger entry, or None when the account lacks the hours (or does not exist)."""
     account = table_of(TimeBankAccount)
-    moved = await session.execute(
+    moved = await session.exec(
         update(account)
         .where(account.c.resident_id == resident_id, account.c.balance_minutes + minutes >= 0)
         .values(balance_minutes=account.c.balance_minutes + minutes, entries=account.c.entries + 1)
