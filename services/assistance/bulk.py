@@ -3,7 +3,7 @@ outbox rows for many events at once, and events of equal amounts serialised once
 
 Why here and not in the kernel: ``Outbox.add`` builds each row on its own (the trace context, the envelope and
 its JSON headers per event: ~35 µs), and SQLAlchemy's executemany processes each row's parameters in Python;
-together they were half of the job's time. ``outbox_rows`` gives the rows ``Outbox.record`` gives — the same
+together they were half of the job's time. ``serialized_rows`` gives the rows ``Outbox.record`` gives — the same
 columns, headers and value, except that the events of one call share the time and the trace context, which are
 the same to the microsecond anyway — and ``tests/unit/test_assistance_bulk.py`` compares the two, so a change in
 the kernel's envelope fails there. A bulk ``Outbox.add_many`` in civic/outbox.py would let other services use it.
@@ -100,13 +100,9 @@ async def set_where(
     await conn.exec_driver_sql(f"UPDATE {table.name} SET {column} = ? WHERE {key} = ?", [(v, k) for k, v in pairs])
 
 
-def outbox_rows(outbox: Outbox, events: Sequence[Event]) -> list[tuple[Any, ...]]:
-    """The outbox rows (``OUTBOX_COLUMNS``) of ``events``, as ``outbox.record`` writes them one by one."""
-    return serialized_rows(outbox, [(type(e), outbox.key_for(e), e.model_dump_json().encode()) for e in events])
-
-
 def serialized_rows(outbox: Outbox, events: Sequence[tuple[type[Event], str, bytes]]) -> list[tuple[Any, ...]]:
-    """The outbox rows of events already serialised: (their type, their key, their JSON)."""
+    """The outbox rows (``OUTBOX_COLUMNS``) of events already serialised — (their type, their key, their JSON) —
+    as ``outbox.record`` writes them one by one."""
     now = datetime.now(UTC)
     traceparent = current_traceparent()
     templates: dict[str, str] = {}
@@ -131,16 +127,19 @@ class EventTemplate:
 
     def __init__(self, kind: type[Event], fixed: dict[str, Any], varying: Sequence[str]) -> None:
         """``fixed``: the fields all these events share, already validated (the model is built without it)."""
-        self.kind = kind
         stand_ins = [f"{{{{civic-{name}}}}}" for name in varying]
         fields: dict[str, Any] = {**fixed, **dict(zip(varying, stand_ins, strict=True))}
         text = kind.model_construct(**fields).model_dump_json()
+        quoted = [json.dumps(s) for s in stand_ins]
+        assert all(text.count(q) == 1 for q in quoted), "each varying field once, a string"
         # The text around the stand-ins, in the order they appear: filling is one join.
-        at = sorted((text.index(json.dumps(s)), i, len(json.dumps(s))) for i, s in enumerate(stand_ins))
-        assert all(text.count(json.dumps(s)) == 1 for s in stand_ins), "each varying field once, a string"
-        self._order = [i for _, i, _ in at]
-        ends = [0, *(start + length for start, _, length in at)]
-        self._parts = [text[begin:start] for begin, (start, _, _) in zip(ends, at, strict=False)] + [text[ends[-1] :]]
+        self._order = [i for _, i in sorted((text.index(q), i) for i, q in enumerate(quoted))]
+        self._parts, begin = [], 0
+        for i in self._order:
+            start = text.index(quoted[i])
+            self._parts.append(text[begin:start])
+            begin = start + len(quoted[i])
+        self._parts.append(text[begin:])
 
     def json(self, *values: str | None) -> bytes:
         """The JSON of the event with ``values`` in the varying fields, in their order."""

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
@@ -148,7 +148,6 @@ async def _recalculate(
                     templates = {}  # a new dict: the chunk being written may still use the old one
                 mine = [case for case in cases if in_region[case.region_code]]
                 plan = await plan_chunk(session, mine, policy, effective_from, memo=memo)
-                plan.templates = templates
             except BaseException:
                 await session.close()
                 raise
@@ -162,7 +161,7 @@ async def _recalculate(
                 except BaseException:
                     await session.close()
                     raise
-            writing = asyncio.create_task(write_chunk(session, outbox, plan, progress))
+            writing = asyncio.create_task(write_chunk(session, outbox, plan, progress, templates))
             if not overlap:
                 await asyncio.shield(writing)
     finally:
@@ -195,14 +194,16 @@ class ChunkPlan:
 
     changes: list[lifecycle.AmountChange]
     back_pay: list[lifecycle.AmountChange]
-    templates: lifecycle.ChangedTemplates = field(default_factory=dict)  # the job's, shared by its chunks
 
 
-async def write_chunk(session: AsyncSession, outbox: Outbox, plan: ChunkPlan, progress: Progress) -> None:
-    """Write a chunk's changes, events, back-pay and the job's cursor in one transaction, then commit."""
+async def write_chunk(
+    session: AsyncSession, outbox: Outbox, plan: ChunkPlan, progress: Progress, templates: lifecycle.ChangedTemplates
+) -> None:
+    """Write a chunk's changes, events, back-pay and the job's cursor in one transaction, then commit.
+    ``templates``: the job's event templates, shared by its chunks."""
     try:
         await lifecycle.set_amounts(session, outbox, plan.changes, actor=ACTOR, cause=f"policy {progress.job_id}",
-                                    templates=plan.templates)  # fmt: skip
+                                    templates=templates)  # fmt: skip
         for change in plan.back_pay:
             case_now = await session.get(Case, change.case.id)  # a rise: the difference, for the months paid
             assert case_now is not None

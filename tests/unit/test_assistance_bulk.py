@@ -16,7 +16,7 @@ from civic.events import current_causation_id, current_correlation_id, current_i
 from civic.money import from_fen
 from civic.outbox import Outbox
 from contracts.assistance import BenefitChanged
-from services.assistance.bulk import OUTBOX_COLUMNS, EventTemplate, outbox_rows, serialized_rows, uuid4_text
+from services.assistance.bulk import OUTBOX_COLUMNS, EventTemplate, serialized_rows, uuid4_text
 from services.assistance.lifecycle import CHANGED_VARYING
 from tests.factories import resident_id
 
@@ -47,7 +47,8 @@ def test_bulk_rows_are_the_rows_outbox_record_writes(tmp_path: Path, journey: tu
         tokens = [var.set(value) for var, value in zip((current_correlation_id, current_causation_id,
                                                         current_initiator), journey, strict=True)]  # fmt: skip
     try:
-        bulk = [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in outbox_rows(outbox, events)]
+        serialized = [(type(e), outbox.key_for(e), e.model_dump_json().encode()) for e in events]
+        bulk = [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in serialized_rows(outbox, serialized)]
         one_by_one = [outbox.record(e) for e in events]
     finally:
         for var, token in zip((current_correlation_id, current_causation_id, current_initiator), tokens, strict=False):
