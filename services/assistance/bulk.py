@@ -125,6 +125,8 @@ class EventTemplate:
     of far fewer distinct amounts are not a million pydantic models. ``tests/unit/test_assistance_bulk.py``
     checks the filled text against the serialiser's, escapes and all."""
 
+    __slots__ = ("_order", "_parts")
+
     def __init__(self, kind: type[Event], fixed: dict[str, Any], varying: Sequence[str]) -> None:
         """``fixed``: the fields all these events share, already validated (the model is built without it)."""
         stand_ins = [f"{{{{civic-{name}}}}}" for name in varying]
@@ -132,14 +134,16 @@ class EventTemplate:
         text = kind.model_construct(**fields).model_dump_json()
         quoted = [json.dumps(s) for s in stand_ins]
         assert all(text.count(q) == 1 for q in quoted), "each varying field once, a string"
-        # The text around the stand-ins, in the order they appear: filling is one join.
-        self._order = [i for _, i in sorted((text.index(q), i) for i, q in enumerate(quoted))]
-        self._parts, begin = [], 0
-        for i in self._order:
+        # The text around the stand-ins, in the order they appear: filling is one join. Tuples of strings and
+        # integers, which the collector stops tracking: a job keeps tens of thousands of templates.
+        order = [i for _, i in sorted((text.index(q), i) for i, q in enumerate(quoted))]
+        parts, begin = [], 0
+        for i in order:
             start = text.index(quoted[i])
-            self._parts.append(text[begin:start])
+            parts.append(text[begin:start])
             begin = start + len(quoted[i])
-        self._parts.append(text[begin:])
+        parts.append(text[begin:])
+        self._order, self._parts = tuple(order), tuple(parts)
 
     def json(self, *values: str | None) -> bytes:
         """The JSON of the event with ``values`` in the varying fields, in their order."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -90,8 +90,8 @@ async def household(session: AsyncSession, household_id: str) -> rules.Household
 def means_columns(household_id: ColumnElement[str], on: date) -> list[ColumnElement[int]]:
     """The figures of a household's means on ``on`` summed by the database, one scalar subquery each, for the
     household whose id is ``household_id`` (a column of the outer query): members counted, gross income and
-    deductions of the members counted (fen), assets (fen). A member counts as ``rules.counted_in`` says, and an
-    income or deduction counts if its member does.
+    deductions of the members counted (fen), assets (fen), all integers (PostgreSQL sums bigints as numeric). A
+    member counts as ``rules.counted_in`` says, and an income or deduction counts if its member does.
 
     Correlated subqueries, not joins grouped by household: one row per household, and each figure an index
     lookup whatever the planner knows (a grouped join over a chunk's households was planned as full scans on
@@ -104,31 +104,18 @@ def means_columns(household_id: ColumnElement[str], on: date) -> list[ColumnElem
     for model in (HouseholdIncome, HouseholdDeduction):
         t = table_of(model)
         sums.append(
-            select(func.coalesce(func.sum(t.c.monthly_fen), 0))
+            select(cast(func.coalesce(func.sum(t.c.monthly_fen), 0), BigInteger))
             .join(m, (m.c.resident_id == t.c.resident_id) & (m.c.household_id == t.c.household_id))
             .where(t.c.household_id == household_id, counts)
         )
     a = table_of(HouseholdAsset)
-    assets = select(func.coalesce(func.sum(a.c.value_fen), 0)).where(a.c.household_id == household_id)
+    assets = select(cast(func.coalesce(func.sum(a.c.value_fen), 0), BigInteger)).where(a.c.household_id == household_id)
     return [q.scalar_subquery() for q in (counted, *sums, assets)]
 
 
-class MeansOf:
-    """``rules.Means`` from the figures of ``means_columns``: one ``Means`` per distinct figures, so that a batch
-    reading many households of equal means builds (and assesses) it once."""
-
-    def __init__(self) -> None:
-        self._alike: dict[tuple[str, str, int, int, int, int], rules.Means] = {}
-
-    def __call__(
-        self, region_code: str, area: str, counted: int, gross: int, deducted: int, assets: int
-    ) -> rules.Means:
-        figures = (region_code, area, counted, gross, deducted, assets)
-        found = self._alike.get(figures)
-        if found is None:
-            found = self._alike[figures] = rules.Means.of_fen(region_code, rules.Area(area), counted, int(gross),
-                                                              int(deducted), int(assets))  # fmt: skip
-        return found
+def means_from(region_code: str, area: str, counted: int, gross: int, deducted: int, assets: int) -> rules.Means:
+    """``rules.Means`` from a household's region and area and the figures of ``means_columns``."""
+    return rules.Means.of_fen(region_code, rules.Area(area), counted, gross, deducted, assets)
 
 
 async def means(conn: AsyncConnection, household_ids: Sequence[str], on: date) -> dict[str, rules.Means]:
@@ -142,8 +129,7 @@ async def means(conn: AsyncConnection, household_ids: Sequence[str], on: date) -
         select(h.c.id, h.c.region_code, h.c.area, *means_columns(h.c.id, on))
         .where(one_of(conn, h.c.id, list(set(household_ids))))
     )  # fmt: skip
-    means_of = MeansOf()
-    return {hid: means_of(*figures) for hid, *figures in rows.all()}
+    return {hid: means_from(*figures) for hid, *figures in rows.all()}
 
 
 class ClaimSource(Protocol):

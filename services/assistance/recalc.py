@@ -94,6 +94,11 @@ class CaseRow(NamedTuple):
 # same means, common in a city's records, are assessed once. Emptied when this large, so memory stays flat.
 MEMO_LIMIT = 100_000
 Outcome = tuple[int, str] | None  # (amount in fen, the reason's last line) if eligible and assessable
+# The memo's key: the benefit and the means' figures as read (region, area, members counted, gross income,
+# deductions and assets in fen). Plain strings and integers, not a ``rules.Means``: the collector stops tracking
+# tuples and dicts of those, so a memo of 100,000 entries is not walked by every full collection (those walks
+# were a third of the job's CPU), and a hit builds nothing.
+MemoKey = tuple[str, str, str, int, int, int, int]
 
 
 async def _recalculate(
@@ -118,7 +123,7 @@ async def _recalculate(
     examined = changed = 0
     open_statuses = {str(status) for status in OPEN}
     in_region: dict[str, bool] = {}
-    memo: dict[tuple[str, rules.Means], Outcome] = {}
+    memo: dict[MemoKey, Outcome] = {}
     templates: lifecycle.ChangedTemplates = {}
     writing: asyncio.Task[None] | None = None
     try:
@@ -231,7 +236,7 @@ class Standing(NamedTuple):
 
 async def plan_chunk(
     session: AsyncSession, cases: list[CaseRow], policy: rules.Policy, effective_from: date, *,
-    memo: dict[tuple[str, rules.Means], Outcome],
+    memo: dict[MemoKey, Outcome],
 ) -> ChunkPlan:  # fmt: skip
     """Reassess a chunk of cases: one query reads every case's means and standing, then the rules assess each
     distinct means once."""
@@ -258,21 +263,21 @@ async def plan_chunk(
         # the range as well as the ids: a walk along the key, not a scan of every case for the ids
         .where(c.c.id.between(ids[0], ids[-1]), bulk.one_of(conn, c.c.id, ids))
     )  # fmt: skip
-    means_of = facts.MeansOf()
-    read = {row[0]: (Standing._make(row[1:5]), means_of(*row[5:])) for row in rows.all()}
+    read = {row[0]: row for row in rows.all()}
     others = [case.household_id for case in cases if case.benefit not in household_kinds]
     households = await facts.households(session, others) if others else {}
     found: list[tuple[CaseRow, Standing, int, str]] = []
     for case in cases:
-        if case.id not in read:
+        row = read.get(case.id)
+        if row is None:
             continue  # no such household: a case for a caseworker
-        where, household_means = read[case.id]
+        where = Standing._make(row[1:5])
         if case.benefit in household_kinds:
-            key = (case.benefit, household_means)
+            key: MemoKey = (case.benefit, *row[5:])
             if key in memo:
                 outcome = memo[key]
             else:
-                outcome = memo[key] = _outcome(case, household_means, policy, effective_from)
+                outcome = memo[key] = _outcome(case, facts.means_from(*row[5:]), policy, effective_from)
         else:
             household = households.get(case.household_id)
             if household is None:
@@ -308,7 +313,7 @@ async def plan_chunk(
             effective_from=start, amount_fen=amount, previous=previous, entry_exists=entry_exists, latest=latest,
             reason=reason,
         ))  # fmt: skip
-    back_pay = [c for c in changes if (paid := read[c.case.id][0].last_paid) is not None and paid >= c.effective_from]
+    back_pay = [c for c in changes if (paid := read[c.case.id][4]) is not None and paid >= c.effective_from]
     return ChunkPlan(changes, back_pay)
 
 
