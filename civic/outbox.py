@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,14 +26,29 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.bulk import insert_rows, uuid4_text
 from civic.config import Settings
 from civic.db import table_of
-from civic.events import Envelope, Event, PersonEvent, encode
+from civic.events import (
+    Envelope,
+    Event,
+    PersonEvent,
+    current_causation_id,
+    current_correlation_id,
+    current_initiator,
+    encode,
+)
 from civic.identity import pseudonym
 
 log = logging.getLogger("civic.outbox")
 # The advisory-lock key of "the relay of this database" (each service has a database of its own).
 RELAY_LOCK_KEY = 0x63697669632D7265  # "civic-re"
+OUTBOX_COLUMNS = ("event_id", "event_type", "topic", "key", "headers", "value", "created_at")
+# Stand-ins for the envelope attributes that differ between the events of a batch (JSON keeps them as they are);
+# neither a uuid nor a pseudonym (hex) needs escaping in JSON, so the real values replace them as plain text.
+_ID, _SUBJECT = "{{civic-event-id}}", "{{civic-subject}}"
+# An event already serialised, for ``Outbox.add_serialized``: its type, its Kafka key (``Outbox.key_of``), its JSON.
+Serialized = tuple[type[Event], str, bytes]
 
 
 class OutboxRecord(SQLModel, table=True):
@@ -101,6 +117,49 @@ class Outbox:
             await (await session.connection()).execute(insert(table_of(OutboxRecord)), rows)
             self._wake_relay_after_commit(session)
         return [row["event_id"] for row in rows]
+
+    async def add_serialized(self, session: AsyncSession, events: Sequence[Serialized]) -> None:
+        """``add`` for many events already serialised (a batch job's, from ``bulk.EventTemplate``), in one
+        statement: COPY on PostgreSQL. ``Outbox.add`` builds each row on its own (the trace context, the envelope
+        and its JSON headers: ~35 µs an event); here the envelope's JSON is built once per event type and the
+        events of one call share its time and trace context, the same to the microsecond anyway.
+        ``tests/unit/test_assistance_bulk.py`` checks the rows against ``record``'s."""
+        if events:
+            await insert_rows(await session.connection(), table_of(OutboxRecord), OUTBOX_COLUMNS,
+                              self.serialized_records(events))  # fmt: skip
+            self._wake_relay_after_commit(session)
+
+    def serialized_records(self, events: Sequence[Serialized]) -> list[tuple[Any, ...]]:
+        """The outbox rows (``OUTBOX_COLUMNS`` in order) of events already serialised."""
+        now = datetime.now(UTC)
+        traceparent = current_traceparent()
+        headers_of: dict[type[Event], tuple[str, str]] = {}
+        rows = []
+        for kind, key, value in events:
+            found = headers_of.get(kind)
+            if found is None:
+                found = headers_of[kind] = (self._headers_template(kind.type_name, now, traceparent), kind.topic())
+            template, topic = found
+            event_id = uuid4_text()
+            rows.append((event_id, kind.type_name, topic, key,
+                         template.replace(_ID, event_id).replace(_SUBJECT, key), value, now))  # fmt: skip
+        return rows
+
+    def _headers_template(self, event_type: str, now: datetime, traceparent: str | None) -> str:
+        """The JSON headers ``record`` writes, with stand-ins for the event's id and subject (and for the
+        correlation id when the journey starts here, where it is the event's own id)."""
+        envelope = Envelope(
+            id=_ID,
+            source=self.source,
+            type=event_type,
+            subject=_SUBJECT,
+            time=now,
+            correlation_id=current_correlation_id.get() or _ID,
+            causation_id=current_causation_id.get(),
+            traceparent=traceparent,
+            initiator=current_initiator.get(),
+        )
+        return json.dumps([(name, value.decode()) for name, value in encode(envelope)])
 
     def _wake_relay_after_commit(self, session: AsyncSession) -> None:
         sync_session = session.sync_session

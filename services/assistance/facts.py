@@ -11,11 +11,11 @@ from sqlalchemy import BigInteger, ColumnElement, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.bulk import one_of
 from civic.db import table_of
 from civic.identity import birth_date
 from civic.money import from_fen
 from services.assistance import rules
-from services.assistance.bulk import one_of
 from services.assistance.models import (
     Household,
     HouseholdAsset,

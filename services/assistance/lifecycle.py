@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic import bulk
 from civic.db import table_of
 from civic.money import from_fen, to_fen
 from civic.outbox import Outbox
@@ -26,7 +27,7 @@ from contracts.assistance import (
     BenefitTerminated,
     PaymentIssued,
 )
-from services.assistance import bulk, rules
+from services.assistance import rules
 from services.assistance.models import (
     OPEN,
     BenefitAmount,
@@ -154,8 +155,7 @@ async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[Amoun
     """``set_amount`` for many cases at once, with the same effects (schedule, case, history, one BenefitChanged
     each) written as a few bulk statements (COPY on PostgreSQL): the recalculation of a million benefits cannot
     afford ORM objects and a round of queries per case. Written on the session's connection, past the ORM: the
-    caller holds no ``Case`` of these ids, and wakes the relay (``outbox.committed.set()``) once it committed.
-    ``templates`` may carry the events' templates from one call to the next (a batch job's chunks).
+    caller holds no ``Case`` of these ids. ``templates`` may carry the events' templates from one call to the next (a batch job's chunks).
     """
     if not changes:
         return
@@ -194,7 +194,7 @@ async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[Amoun
             }, CHANGED_VARYING)  # fmt: skip
         events.append((BenefitChanged, outbox.key_of(BenefitChanged, c.case.resident_id),
                        template.json(c.case.resident_id, c.case.id, c.case.household_id)))  # fmt: skip
-    await bulk.add_serialized(conn, outbox, events)
+    await outbox.add_serialized(session, events)
 
 
 async def suspend(

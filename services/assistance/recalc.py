@@ -28,12 +28,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic import bulk
 from civic.clock import clock_of
 from civic.db import table_of
 from civic.money import to_fen
 from civic.outbox import Outbox
 from civic.schedule import periodic
-from services.assistance import bulk, facts, lifecycle, rules
+from services.assistance import facts, lifecycle, rules
 from services.assistance.models import OPEN, BenefitAmount, Case, Household, Payment, RecalculationJob
 from services.assistance.policy_store import PolicyParameter, current_policy
 
@@ -221,8 +222,6 @@ async def write_chunk(
         await session.commit()
     finally:
         await session.close()
-    if plan.changes:
-        outbox.committed.set()  # the events are in: wake the relay (Outbox.add's hook, for the bulk path)
 
 
 class Standing(NamedTuple):

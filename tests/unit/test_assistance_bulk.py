@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from civic.bulk import EventTemplate, uuid4_text
 from civic.config import Settings
 from civic.events import current_causation_id, current_correlation_id, current_initiator
 from civic.money import from_fen
-from civic.outbox import Outbox
+from civic.outbox import OUTBOX_COLUMNS, Outbox
 from contracts.assistance import BenefitChanged
-from services.assistance.bulk import OUTBOX_COLUMNS, EventTemplate, serialized_rows, uuid4_text
 from services.assistance.lifecycle import CHANGED_VARYING
 from tests.factories import resident_id
 
@@ -48,7 +48,7 @@ def test_bulk_rows_are_the_rows_outbox_record_writes(tmp_path: Path, journey: tu
                                                         current_initiator), journey, strict=True)]  # fmt: skip
     try:
         serialized = [(type(e), outbox.key_for(e), e.model_dump_json().encode()) for e in events]
-        bulk = [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in serialized_rows(outbox, serialized)]
+        bulk = [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in outbox.serialized_records(serialized)]
         one_by_one = [outbox.record(e) for e in events]
     finally:
         for var, token in zip((current_correlation_id, current_causation_id, current_initiator), tokens, strict=False):
@@ -86,7 +86,7 @@ def test_a_template_filled_with_a_case_s_ids_is_that_case_s_event(case_id: str, 
 def test_serialised_rows_key_a_person_s_event_by_pseudonym(tmp_path: Path) -> None:
     outbox = Outbox(Settings(service_name="assistance", data_dir=tmp_path))
     event = changed(1)
-    (row,) = serialized_rows(outbox, [(BenefitChanged, outbox.key_of(BenefitChanged, event.resident_id), b"{}")])
+    (row,) = outbox.serialized_records([(BenefitChanged, outbox.key_of(BenefitChanged, event.resident_id), b"{}")])
     assert row[3] == outbox.key_for(event) == outbox.pseudonym_of(event.resident_id) != event.resident_id
 
 

@@ -1,12 +1,9 @@
-"""Bulk writes for the recalculation of a million benefits: many rows in one statement (COPY on PostgreSQL),
-outbox rows for many events at once, and events of equal amounts serialised once (``EventTemplate``).
+"""Bulk statements for batch jobs that write hundreds of thousands of rows (the assistance recalculation): many
+rows in one statement (COPY on PostgreSQL), an update of many rows by key, ``IN`` a long list as one parameter,
+and events that differ only in a few ids serialised once (``EventTemplate``).
 
-Why here and not in the kernel: ``Outbox.add`` builds each row on its own (the trace context, the envelope and
-its JSON headers per event: ~35 µs), and SQLAlchemy's executemany processes each row's parameters in Python;
-together they were half of the job's time. ``serialized_rows`` gives the rows ``Outbox.record`` gives — the same
-columns, headers and value, except that the events of one call share the time and the trace context, which are
-the same to the microsecond anyway — and ``tests/unit/test_assistance_bulk.py`` compares the two, so a change in
-the kernel's envelope fails there. A bulk ``Outbox.add_many`` in civic/outbox.py would let other services use it.
+SQLAlchemy's executemany and expanding ``IN`` process each row's or value's parameters in Python: at a million
+rows, that was half of the job's time. ``Outbox.add_serialized`` writes such events' outbox rows through here.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, Table, any_, bindparam, func, literal_column, select
@@ -22,14 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from civic.db import table_of
-from civic.events import Envelope, Event, current_causation_id, current_correlation_id, current_initiator, encode
-from civic.outbox import Outbox, OutboxRecord, current_traceparent
-
-OUTBOX_COLUMNS = ("event_id", "event_type", "topic", "key", "headers", "value", "created_at")
-# Stand-ins for the envelope attributes that differ between the events of a batch (JSON keeps them as they are);
-# neither a uuid nor a pseudonym (hex) needs escaping in JSON, so the real values replace them as plain text.
-_ID, _SUBJECT = "{{civic-event-id}}", "{{civic-subject}}"
+from civic.events import Event
 
 
 async def _driver(conn: AsyncConnection) -> Any:
@@ -44,7 +33,7 @@ async def _driver(conn: AsyncConnection) -> Any:
 def one_of(conn: AsyncConnection, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
     """``column IN (values)`` with the values as one bound parameter: an array on PostgreSQL, a JSON array read
     by ``json_each`` on SQLite. SQLAlchemy renders an expanding IN one placeholder (and on PostgreSQL one cast)
-    per value, in Python, at every execution: a third of the job's time at five queries per chunk."""
+    per value, in Python, at every execution: a third of the recalculation's time at five queries per chunk."""
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
     return column.in_(
@@ -100,25 +89,6 @@ async def set_where(
     await conn.exec_driver_sql(f"UPDATE {table.name} SET {column} = ? WHERE {key} = ?", [(v, k) for k, v in pairs])
 
 
-def serialized_rows(outbox: Outbox, events: Sequence[tuple[type[Event], str, bytes]]) -> list[tuple[Any, ...]]:
-    """The outbox rows (``OUTBOX_COLUMNS``) of events already serialised — (their type, their key, their JSON) —
-    as ``outbox.record`` writes them one by one."""
-    now = datetime.now(UTC)
-    traceparent = current_traceparent()
-    templates: dict[str, str] = {}
-    rows = []
-    topics: dict[type[Event], str] = {}
-    for kind, key, value in events:
-        template = templates.get(kind.type_name)
-        if template is None:
-            template = templates[kind.type_name] = _headers_template(outbox, kind.type_name, now, traceparent)
-            topics[kind] = kind.topic()
-        event_id = uuid4_text()
-        headers = template.replace(_ID, event_id).replace(_SUBJECT, key)
-        rows.append((event_id, kind.type_name, topics[kind], key, headers, value, now))
-    return rows
-
-
 class EventTemplate:
     """The JSON of events of ``kind`` that differ only in some string fields (``varying``): written once by the
     contract's own serialiser, with stand-ins there, and filled per event by text replacement: a million events
@@ -166,29 +136,3 @@ def uuid4_text() -> str:
     """``str(uuid.uuid4())``, from the same random bytes, without building a ``UUID`` (a third of its cost)."""
     h = os.urandom(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-def _headers_template(outbox: Outbox, event_type: str, now: datetime, traceparent: str | None) -> str:
-    """The JSON headers ``Outbox.record`` writes, with stand-ins for the event's id and subject (and for the
-    correlation id when the journey starts here, where it is the event's own id)."""
-    envelope = Envelope(
-        id=_ID,
-        source=outbox.source,
-        type=event_type,
-        subject=_SUBJECT,
-        time=now,
-        correlation_id=current_correlation_id.get() or _ID,
-        causation_id=current_causation_id.get(),
-        traceparent=traceparent,
-        initiator=current_initiator.get(),
-    )
-    return json.dumps([(name, value.decode()) for name, value in encode(envelope)])
-
-
-async def add_serialized(
-    conn: AsyncConnection, outbox: Outbox, events: Sequence[tuple[type[Event], str, bytes]]
-) -> None:
-    """``outbox.add`` for many events, already serialised (their type, key and JSON), in one statement. The
-    caller wakes the relay (``outbox.committed.set()``) after its commit: the kernel's after-commit hook is
-    private to ``Outbox``."""
-    await insert_rows(conn, table_of(OutboxRecord), OUTBOX_COLUMNS, serialized_rows(outbox, events))
