@@ -155,7 +155,8 @@ async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[Amoun
     """``set_amount`` for many cases at once, with the same effects (schedule, case, history, one BenefitChanged
     each) written as a few bulk statements (COPY on PostgreSQL): the recalculation of a million benefits cannot
     afford ORM objects and a round of queries per case. Written on the session's connection, past the ORM: the
-    caller holds no ``Case`` of these ids. ``templates`` may carry the events' templates from one call to the next (a batch job's chunks).
+    caller holds no ``Case`` of these ids. ``templates`` may carry the events' templates from one call to the
+    next (a batch job's chunks).
     """
     if not changes:
         return

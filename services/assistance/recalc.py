@@ -296,6 +296,7 @@ async def plan_chunk(
         )).all():  # fmt: skip
             schedules[case_id].append((entry_from, amount_fen))
     changes: list[lifecycle.AmountChange] = []
+    back_pay: list[lifecycle.AmountChange] = []
     for case, where, amount, reason in found:
         start, previous = effective_from, where.in_force
         entry_exists = where.in_force_from == effective_from
@@ -307,12 +308,14 @@ async def plan_chunk(
             if previous == amount:
                 continue
             entry_exists, latest = any(e == start for e, _ in entries), all(e <= start for e, _ in entries)
-        changes.append(lifecycle.AmountChange(
+        change = lifecycle.AmountChange(
             case=lifecycle.CaseRef(case.id, case.resident_id, case.benefit, case.household_id),
             effective_from=start, amount_fen=amount, previous=previous, entry_exists=entry_exists, latest=latest,
             reason=reason,
-        ))  # fmt: skip
-    back_pay = [c for c in changes if (paid := read[c.case.id][4]) is not None and paid >= c.effective_from]
+        )  # fmt: skip
+        changes.append(change)
+        if where.last_paid is not None and where.last_paid >= start:
+            back_pay.append(change)  # a rise reaching months already paid
     return ChunkPlan(changes, back_pay)
 
 
