@@ -57,7 +57,7 @@ class OutboxRecord(SQLModel, table=True):
     __tablename__ = "outbox"
 
     seq: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(unique=True, max_length=64)
+    event_id: str = Field(max_length=64)  # not indexed: see civic.migrations.steps.drop_unique_outbox_event_id
     event_type: str = Field(max_length=200)
     topic: str = Field(max_length=200)
     key: str = Field(max_length=200)
