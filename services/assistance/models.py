@@ -154,7 +154,9 @@ class BenefitAmount(AssistanceTable, table=True):
     __table_args__ = (UniqueConstraint("case_id", "effective_from"),)
 
     id: int | None = Column(default=None, primary_key=True)
-    case_id: str = Column(foreign_key="benefit_case.id")  # looked up by the unique (case_id, effective_from)
+    # No foreign key (migration 0007: it cost a query per row), like the history's; looked up by the unique
+    # (case_id, effective_from).
+    case_id: str
     effective_from: date
     amount_fen: int
     cause: str = Column(default="", max_length=100)  # a death registration id, a policy change, a review ...
@@ -166,7 +168,7 @@ class CaseChange(AssistanceTable, table=True):
     __tablename__ = "benefit_history"
 
     id: int | None = Column(default=None, primary_key=True)
-    case_id: str = Column(foreign_key="benefit_case.id", index=True)
+    case_id: str = Column(index=True)  # no foreign key: see migration 0007
     at: datetime = Column(default_factory=now)
     kind: str = Column(max_length=30)
     effective_from: date | None = None
