@@ -68,14 +68,11 @@ class Standing(NamedTuple):
     @classmethod
     def of(cls, entries: list[tuple[date, int]], last_paid: date | None, on: date) -> Standing:
         """From the case's schedule entries in date order."""
-        in_force: tuple[date, int] | None = None
-        for entry in entries:
-            if entry[0] > on:
-                break
-            in_force = entry
+        in_force = rules.entry_in_force(entries, on)
+        last_entry = entries[-1][0] if entries else None
         if in_force is None:
-            return cls(None, None, entries[-1][0] if entries else None, last_paid)
-        return cls(in_force[1], in_force[0], entries[-1][0], last_paid)
+            return cls(None, None, last_entry, last_paid)
+        return cls(in_force[1], in_force[0], last_entry, last_paid)
 
 
 @dataclass

@@ -125,7 +125,8 @@ async def _recalculate(
             if this is None:
                 break
             examined += this.examined
-            if overlap and (max_cases is None or examined < max_cases):
+            more = max_cases is None or examined < max_cases
+            if overlap and more:
                 next_read = reading(this.cursor)
             try:
                 if len(memo) > MEMO_LIMIT:
@@ -144,7 +145,7 @@ async def _recalculate(
             writing = asyncio.create_task(write_chunk(this.session, outbox, plan, progress, templates))
             if not overlap:
                 await asyncio.shield(writing)
-                if max_cases is None or examined < max_cases:
+                if more:
                     next_read = reading(this.cursor)
     finally:
         if next_read is not None:  # a failure while the next chunk was being read: it is not written

@@ -604,10 +604,16 @@ def back_pay(due: dict[date, Decimal], paid: dict[date, Decimal]) -> dict[date, 
     return {m: amount.quantize(CENT) for m, amount in owed.items() if amount > 0}
 
 
+def entry_in_force(schedule: Iterable[tuple[date, int]], month: date) -> tuple[date, int] | None:
+    """The latest schedule entry (effective from, amount in fen) effective on or before ``month``."""
+    best: tuple[date, int] | None = None
+    for entry in schedule:
+        if entry[0] <= month and (best is None or entry[0] > best[0]):
+            best = entry
+    return best
+
+
 def amount_in_force(schedule: Iterable[tuple[date, int]], month: date) -> int | None:
     """The amount (fen) of the latest schedule entry effective on or before ``month``."""
-    best: tuple[date, int] | None = None
-    for effective_from, amount in schedule:
-        if effective_from <= month and (best is None or effective_from > best[0]):
-            best = (effective_from, amount)
+    best = entry_in_force(schedule, month)
     return None if best is None else best[1]
