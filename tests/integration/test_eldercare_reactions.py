@@ -15,6 +15,7 @@ from civic.broker import EmbeddedBroker
 from civic.events import Event
 from contracts.assistance import BenefitApproved, BenefitReinstated, BenefitTerminated
 from contracts.funeral import DeathRegistered, DeathRevoked, Reporter
+from services.eldercare.rules import first_day_of_next_month, first_of_month
 from tests.conftest import eventually
 from tests.factories import resident_id
 from tests.integration.test_eldercare_allowances import Eldercare, eldercare
@@ -55,29 +56,32 @@ async def test_death_stops_the_allowance_and_revocation_restores_it_with_back_pa
 ) -> None:
     elder, stranger = resident_id(date(1941, 4, 4)), resident_id(date(1939, 9, 9))
     async with eldercare(broker, tmp_path) as ec:
+        # Someone who becomes known after turning 80 is paid from the month they became known: this month.
+        this_month = first_of_month(ec.today)
+        next_month = first_day_of_next_month(this_month)
         assert (await ec.register(elder)).status_code == 201
-        [allowance_id] = await ec.run_birthday_job(date(2026, 11, 1))
-        await ec.api.post("/allowance-payment-runs", json={"month": "2026-11-01"}, headers=ec.cw)
+        [allowance_id] = await ec.run_birthday_job(this_month)
+        await ec.api.post("/allowance-payment-runs", json={"month": this_month.isoformat()}, headers=ec.cw)
 
         registration = f"d-{elder[-6:]}"
-        twice_registered = [death(elder, registration, date(2026, 11, 10))] * 2  # two event ids, one death
+        twice_registered = [death(elder, registration, ec.today)] * 2  # two event ids, one death
         await deliver(broker, "funeral", *twice_registered)
-        await deliver(broker, "funeral", death(stranger, f"d-{stranger[-6:]}", date(2026, 11, 12)), twice=False)
+        await deliver(broker, "funeral", death(stranger, f"d-{stranger[-6:]}", ec.today), twice=False)
 
         async def stopped() -> bool:
             return await status_of(ec, elder) == "stopped"
 
         await eventually(stopped, what="the deceased's age allowance stopped")
         [allowance] = await ec.allowances(elder)
-        assert allowance["stopped_from"] == "2026-12-01" and registration in allowance["stop_reason"]
+        assert allowance["stopped_from"] == next_month.isoformat() and registration in allowance["stop_reason"]
         # (The job may grant others: elders this service learnt of from other tests' events on the shared broker.)
-        granted = await ec.run_birthday_job(date(2026, 12, 1))
+        granted = await ec.run_birthday_job(next_month)
         assert [a["id"] for a in await ec.allowances(elder)] == [allowance_id] and allowance_id not in granted, (
             "nothing granted to a dead person"
         )
-        await ec.api.post("/allowance-payment-runs", json={"month": "2026-12-01"}, headers=ec.cw)
+        await ec.api.post("/allowance-payment-runs", json={"month": next_month.isoformat()}, headers=ec.cw)
         payments = (await ec.api.get(f"/allowances/{allowance_id}/payments", headers=ec.cw)).json()
-        assert [p["month"] for p in payments] == ["2026-11-01"], "the month of death is paid, the next is not"
+        assert [p["month"] for p in payments] == [this_month.isoformat()], "the month of death is paid, the next is not"
 
         await deliver(broker, "funeral", DeathRevoked(resident_id=elder, registration_id=registration,
                                                       reason="wrong person", revoked_at=datetime.now(UTC)))  # fmt: skip
@@ -88,8 +92,8 @@ async def test_death_stops_the_allowance_and_revocation_restores_it_with_back_pa
         await eventually(restored, what="the allowance restored")
         payments = (await ec.api.get(f"/allowances/{allowance_id}/payments", headers=ec.cw)).json()
         assert [(p["month"], p["kind"], p["amount"]) for p in payments] == [
-            ("2026-11-01", "regular", "100.00"),
-            ("2026-12-01", "back_pay", "100.00"),
+            (this_month.isoformat(), "regular", "100.00"),
+            (next_month.isoformat(), "back_pay", "100.00"),
         ]
 
         async def both_facts() -> bool:
@@ -104,7 +108,7 @@ async def test_death_stops_the_allowance_and_revocation_restores_it_with_back_pa
         assert ended[stranger]["allowances"] == [] and ended[stranger]["released_bed_id"] is None
         [restored_fact] = [d for k, d in events if k == RESTORED]
         assert Decimal(restored_fact["back_pay"]) == Decimal("100.00")
-        assert restored_fact["back_pay_months"] == ["2026-12-01"]
+        assert restored_fact["back_pay_months"] == [next_month.isoformat()]
         kinds = [k for k, d in events if d["resident_id"] == elder]
         assert kinds.count("civic.eldercare.allowance-stopped.v1") == 1
 
