@@ -59,6 +59,58 @@ def rid(i: int) -> str:
     return first17 + check_character(first17)
 
 
+class ServerCpu:
+    """CPU seconds used so far by a PostgreSQL server this bench started: the postmaster and its live backends,
+    plus the backends it has already reaped (its children's times). Linux /proc; None where unknown."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir
+
+    def seconds(self) -> float | None:
+        if self.data_dir is None:
+            return None
+        try:
+            postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            tick = os.sysconf("SC_CLK_TCK")
+            # utime stime cutime cstime: fields 14-17 of /proc/PID/stat, after the parenthesised name
+            total = sum(map(int, _stat(postmaster)[11:15]))
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit() and entry.name != str(postmaster):
+                    fields = _stat(int(entry.name))
+                    if fields and int(fields[1]) == postmaster:
+                        total += int(fields[11]) + int(fields[12])
+            return total / tick
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name (state, ppid, ...); [] if the process has gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return text[text.rindex(")") + 2 :].split()
+
+
+class CpuClock:
+    """The job's CPU (this process) and the database server's, from one start, for 'where the time goes'."""
+
+    def __init__(self, server: ServerCpu) -> None:
+        self.server = server
+        self.job0, self.server0 = time.process_time(), server.seconds()
+
+    def report(self, elapsed: float, count: int) -> str:
+        job = time.process_time() - self.job0
+        text = f"CPU: the job's process {job:.1f} s ({job / count * 1e6:.0f} µs a benefit)"
+        server_now = self.server.seconds()
+        if server_now is not None and self.server0 is not None:
+            db_cpu = server_now - self.server0
+            text += (f", the database server {db_cpu:.1f} s ({db_cpu / count * 1e6:.0f} µs a benefit); "
+                     f"together {(job + db_cpu) / elapsed:.2f} cores busy over the {elapsed:.1f} s")  # fmt: skip
+        return text
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -106,7 +158,8 @@ async def seed(engine: AsyncEngine, households: int, paid_from: date) -> None:
                 await conn.execute(insert(table), rows[model])
 
 
-async def run(households: int, database_url: str | None, chunk: int) -> None:
+async def run(households: int, database_url: str | None, chunk: int, server: ServerCpu | None = None) -> None:
+    server = server or ServerCpu()
     with tempfile.TemporaryDirectory(prefix="civic-bench-recalc-") as tmp:
         settings = Settings(service_name="assistance", data_dir=Path(tmp), database_url=database_url,
                             log_json=False, log_level="WARNING")  # fmt: skip
@@ -133,21 +186,25 @@ async def run(households: int, database_url: str | None, chunk: int) -> None:
         with startup_heap_frozen():
             rss_before, peak, stop = rss_mb(), [0.0], asyncio.Event()
             sampler = asyncio.create_task(sample_rss(peak, stop))
-            t0 = time.perf_counter()
+            t0, cpu = time.perf_counter(), CpuClock(server)
             result = await recalculate(service.sessions, service.outbox, CITY, effective, chunk=chunk)
             elapsed = time.perf_counter() - t0
+            cpu_text = cpu.report(elapsed, result.examined)
             stop.set()
             await sampler
             assert result.finished and result.changed == households, result
             print(f"  recalculation: {result.examined:,} examined, {result.changed:,} changed in {elapsed:.1f} s → "
                   f"{result.examined / elapsed:,.0f} benefits/s; RSS {rss_before:.0f} MB before the job, at most "
                   f"{max(peak[0], rss_mb()):.0f} MB during it", flush=True)  # fmt: skip
-            t0 = time.perf_counter()
+            print(f"    {cpu_text}", flush=True)
+            t0, cpu = time.perf_counter(), CpuClock(server)
             again = await recalculate(service.sessions, service.outbox, CITY, effective, chunk=chunk)
             rerun = time.perf_counter() - t0
+            cpu_text = cpu.report(rerun, again.examined)
             assert again.changed == 0, again
             print(f"  re-run (nothing to change): {again.examined:,} examined in {rerun:.1f} s → "
                   f"{again.examined / rerun:,.0f} benefits/s", flush=True)  # fmt: skip
+            print(f"    {cpu_text}", flush=True)
             async with engine.connect() as conn:
                 pending = (await conn.execute(select(func.count()).select_from(table_of(OutboxRecord)))).scalar_one()
             print(f"  events written: {pending:,} BenefitChanged in the outbox (one per changed benefit)")
@@ -161,8 +218,9 @@ async def run(households: int, database_url: str | None, chunk: int) -> None:
 
 
 @contextmanager
-def throwaway_postgresql() -> Iterator[str]:
-    """A PostgreSQL cluster of its own, default settings, on a free port; the URL of an empty database in it."""
+def throwaway_postgresql() -> Iterator[tuple[str, ServerCpu]]:
+    """A PostgreSQL cluster of its own, default settings, on a free port: the URL of an empty database in it, and
+    the server's CPU clock."""
     candidates = [Path(p).parent for p in [shutil.which("initdb")] if p]
     candidates += [Path("/usr/local/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
     bindir = next((d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
@@ -187,7 +245,7 @@ def throwaway_postgresql() -> Iterator[str]:
     try:
         url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/assistance"
         asyncio.run(db.create_database_if_missing(url))
-        yield url
+        yield url, ServerCpu(data)
     finally:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
                        capture_output=True)  # fmt: skip
@@ -205,8 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.households < 1:
         parser.error("--households must be at least 1")
     if args.postgresql:
-        with throwaway_postgresql() as url:
-            asyncio.run(run(args.households, url, args.chunk))
+        with throwaway_postgresql() as (url, server):
+            asyncio.run(run(args.households, url, args.chunk, server))
     else:
         asyncio.run(run(args.households, args.database_url, args.chunk))
     return 0

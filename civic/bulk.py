@@ -77,9 +77,13 @@ async def set_where(
     if conn.dialect.name == "postgresql":
         driver = await _driver(conn)
         key_type, value_type = (table.c[c].type.compile(conn.dialect) for c in (key, column))
+        # The keys' range as well: without it the planner merge-joined the keys with a walk of the key's index
+        # from its start, so each chunk of a batch read every row before it (quadratic over a table).
         sql = (
             f"UPDATE {table.name} SET {column} = v.value FROM unnest($1::{key_type}[], $2::{value_type}[])"
             f" AS v(key, value) WHERE {table.name}.{key} = v.key"
+            f" AND {table.name}.{key} >= (SELECT min(k) FROM unnest($1::{key_type}[]) AS k)"
+            f" AND {table.name}.{key} <= (SELECT max(k) FROM unnest($1::{key_type}[]) AS k)"
         )
         try:
             await driver.execute(sql, [k for k, _ in pairs], [v for _, v in pairs])
