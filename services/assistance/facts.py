@@ -126,8 +126,8 @@ async def means_figures(conn: AsyncConnection, household_ids: Sequence[str], on:
         .where(one_of(conn, a.c.household_id, wanted)).group_by(a.c.household_id).subquery()
     )  # fmt: skip
     incomes, deductions = sums
-    joined = h
-    for part in (members, incomes, deductions, assets):
+    joined = h.outerjoin(members, members.c.household_id == h.c.id)
+    for part in (incomes, deductions, assets):
         joined = joined.outerjoin(part, part.c.household_id == h.c.id)
     rows = await conn.execute(
         select(h.c.id, h.c.region_code, h.c.area, func.coalesce(members.c.n, 0), func.coalesce(incomes.c.fen, 0),
