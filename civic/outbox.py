@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from civic.bulk import insert_rows, uuid4_text
+from civic.bulk import insert_rows, uuid4_texts
 from civic.config import Settings
 from civic.db import table_of
 from civic.events import (
@@ -135,12 +135,11 @@ class Outbox:
         traceparent = current_traceparent()
         headers_of: dict[type[Event], tuple[str, str]] = {}
         rows = []
-        for kind, key, value in events:
+        for (kind, key, value), event_id in zip(events, uuid4_texts(len(events)), strict=True):
             found = headers_of.get(kind)
             if found is None:
                 found = headers_of[kind] = (self._headers_template(kind.type_name, now, traceparent), kind.topic())
             template, topic = found
-            event_id = uuid4_text()
             rows.append((event_id, kind.type_name, topic, key,
                          template.replace(_ID, event_id).replace(_SUBJECT, key), value, now))  # fmt: skip
         return rows

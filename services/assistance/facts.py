@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from civic.bulk import one_of
+from civic.bulk import list_param, one_of
 from civic.db import table_of
 from civic.identity import birth_date
 from civic.money import from_fen
@@ -101,7 +101,7 @@ async def means_figures(conn: AsyncConnection, household_ids: Sequence[str], on:
     """
     if not household_ids:
         return {}
-    wanted = list(set(household_ids))
+    wanted = list_param(conn, list(set(household_ids)))  # one list, which every table's walk reads
     h, m = table_of(Household), table_of(HouseholdMember)
     counted = (
         select(m.c.household_id, m.c.resident_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -48,6 +49,9 @@ ACTOR = "recalculation job"
 # Cases per transaction: a chunk's reads and writes are a dozen statements whatever its size, and its memory a few
 # MB; the cursor commits with each chunk, so an interruption loses at most this many cases' work.
 CHUNK = 5000
+# Chunks written at once on PostgreSQL, each in its own transaction, committed in order: while one waits for
+# the database, the job's Python assesses and encodes the next (with one, it waited on each chunk's writes).
+WRITES_IN_FLIGHT = 2
 SCHEDULE_INTERVAL_S = 3600.0
 log = logging.getLogger(__name__)
 # One job at a time per database in a process: the schedule and a caseworker's call must not work the same chunk
@@ -102,8 +106,8 @@ async def _recalculate(
         await session.commit()
         progress = Progress(job_id, job.cursor, job.examined, job.changed)
         policy = await current_policy(session)
-        # On PostgreSQL the next chunk is read while this one is assessed and the previous one written and
-        # committed (three connections, disjoint cases): the job's Python and the database work side by side.
+        # On PostgreSQL the next chunk is read while this one is assessed and the previous ones written and
+        # committed (four connections, disjoint cases): the job's Python and the database work side by side.
         # SQLite has one writer, and a reader that started before a commit cannot write after it: one chunk at
         # a time there.
         overlap = session.get_bind().dialect.name == "postgresql"
@@ -116,7 +120,7 @@ async def _recalculate(
         size = chunk if max_cases is None else min(chunk, max_cases - examined)
         return asyncio.create_task(read_chunk(sessions(), cursor, size, region_code, effective_from, in_region))
 
-    writing: asyncio.Task[None] | None = None
+    writes: deque[asyncio.Task[None]] = deque()  # in chunk order; each commits after the one before it
     next_read: asyncio.Task[Chunk | None] | None = reading(progress.cursor)
     try:
         while next_read is not None:
@@ -132,29 +136,34 @@ async def _recalculate(
                 if len(memo) > MEMO_LIMIT:
                     memo.clear()
                 if len(templates) > MEMO_LIMIT:
-                    templates = {}  # a new dict: the chunk being written may still use the old one
+                    templates = {}  # a new dict: the chunks being written may still use the old one
                 plan = plan_chunk(this.cases, this.facts, policy, effective_from, memo=memo)
-                if writing is not None:
-                    await asyncio.shield(writing)  # chunks commit in order: the cursor moves only past done work
+                if len(writes) >= WRITES_IN_FLIGHT:
+                    await asyncio.shield(writes.popleft())
             except BaseException:
                 await this.session.close()
                 raise
             changed += len(plan.changes)
             progress = Progress(job_id, this.cursor, progress.examined + this.examined,
                                 progress.changed + len(plan.changes))  # fmt: skip
-            writing = asyncio.create_task(write_chunk(this.session, outbox, plan, progress, templates))
+            after = writes[-1] if writes else None
+            writes.append(asyncio.create_task(write_chunk(this.session, outbox, plan, progress, templates, after)))
             if not overlap:
-                await asyncio.shield(writing)
+                await asyncio.shield(writes.popleft())
                 if more:
                     next_read = reading(this.cursor)
+        while writes:
+            await asyncio.shield(writes.popleft())
     finally:
         if next_read is not None:  # a failure while the next chunk was being read: it is not written
             next_read.cancel()
             await asyncio.wait([next_read])  # read_chunk closes its session if it failed or was cancelled
             if not next_read.cancelled() and next_read.exception() is None and (ahead := next_read.result()):
                 await ahead.session.close()
-        if writing is not None:
-            await asyncio.shield(writing)  # the chunk in hand commits (or fails) before the job returns
+        if writes:  # the chunks in hand commit (or fail, after an earlier one failed) before the job returns
+            await asyncio.wait(writes)
+            for failed in writes:  # what failed is the first failure, raised already
+                failed.cancelled() or failed.exception()
     if max_cases is not None and examined >= max_cases:
         return JobResult(examined, changed, False, job_id)
     async with sessions() as session:
@@ -177,10 +186,12 @@ class Progress:
 
 
 async def write_chunk(
-    session: AsyncSession, outbox: Outbox, plan: ChunkPlan, progress: Progress, templates: lifecycle.ChangedTemplates
-) -> None:
+    session: AsyncSession, outbox: Outbox, plan: ChunkPlan, progress: Progress, templates: lifecycle.ChangedTemplates,
+    after: asyncio.Task[None] | None = None,
+) -> None:  # fmt: skip
     """Write a chunk's changes, events, back-pay and the job's cursor in one transaction, then commit.
-    ``templates``: the job's event templates, shared by its chunks."""
+    ``templates``: the job's event templates, shared by its chunks. ``after``: the previous chunk's write, which
+    must have committed before this one moves the cursor and commits (if it failed, this one is rolled back)."""
     try:
         await lifecycle.set_amounts(session, outbox, plan.changes, actor=ACTOR, cause=f"policy {progress.job_id}",
                                     templates=templates)  # fmt: skip
@@ -188,6 +199,8 @@ async def write_chunk(
             case_now = await session.get(Case, change.case.id)  # a rise: the difference, for the months paid
             assert case_now is not None
             await lifecycle.pay_back(session, outbox, case_now, change.effective_from)
+        if after is not None:
+            await asyncio.shield(after)
         jobs = table_of(RecalculationJob)
         await (await session.connection()).execute(
             update(jobs).where(jobs.c.id == progress.job_id)

@@ -161,13 +161,18 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
         assert (again.examined, again.changed) == (len(SHAPES), 0)
 
 
-async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_committed_one(tmp_path: Path) -> None:
-    """Chunks commit in order with their cursor, also when the next is read while one is written (PostgreSQL):
-    a write refused by the database stops the job after the chunks before it, and the re-run does the rest —
-    one change and one event per case in all."""
+# The case whose history row the database refuses, and the last case committed before it (chunks of three).
+@pytest.mark.parametrize("refused_at, committed_to", [(4, 2), (1, None)], ids=["second chunk", "first chunk"])
+async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_committed_one(
+    tmp_path: Path, refused_at: int, committed_to: int | None
+) -> None:
+    """Chunks commit in order with their cursor, also when the next is read and the next two written at once
+    (PostgreSQL): a write refused by the database stops the job after the chunks before it — the chunk written
+    beside it, which has changes of its own when the first chunk fails, is rolled back — and the re-run does
+    the rest: one change and one event per case in all."""
     async with service_with_shapes(tmp_path) as (service, ids):
         changing = [ids[i] for i in (0, 1, 3, 4, 5, 9)]  # as the test above finds
-        refused = ids[4]  # in the second chunk of three
+        refused = ids[refused_at]
         async with service.engine.begin() as conn:  # the database refuses that case's history row, once
             if conn.dialect.name == "postgresql":
                 await conn.exec_driver_sql(
@@ -188,15 +193,17 @@ async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_comm
         async with service.sessions() as session:
             job = await session.get(RecalculationJob, f"371000:{EFFECTIVE.isoformat()}")
             assert job is not None and job.finished_at is None
-            assert job.cursor == ids[2], "after the first chunk, the last one committed"
+            assert job.cursor == ("" if committed_to is None else ids[committed_to]), "the last chunk committed"
             done = set((await session.exec(select(CaseChange.case_id))).scalars().all())  # type: ignore[call-overload]
-        assert done == {cid for cid in changing if cid <= ids[2]}
+            events = await benefit_changed_events(session)
+        assert done == {cid for cid in changing if committed_to is not None and cid <= ids[committed_to]}
+        assert events == len(done)
 
         async with service.engine.begin() as conn:
             await conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON benefit_history" if conn.dialect.name ==
                                                                 "postgresql" else ""))  # fmt: skip
         resumed = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
-        assert resumed.finished and resumed.examined == len(SHAPES) - 3
+        assert resumed.finished and resumed.examined == len(SHAPES) - (0 if committed_to is None else committed_to + 1)
         async with service.sessions() as session:
             history = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
             events = await benefit_changed_events(session)

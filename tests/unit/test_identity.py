@@ -332,9 +332,11 @@ def test_pseudonym_is_hmac_sha256() -> None:
     import hashlib
     import hmac
 
-    for rid in (STANDARD_SAMPLE, make_id(), STANDARD_SAMPLE):  # in a row: one key's pseudonyms share no state
-        expected = hmac.new(b"k", rid.encode(), hashlib.sha256).hexdigest()[:32]
-        assert pseudonym(rid, b"k") == expected
+    # keys shorter than, as long as and longer than SHA-256's 64-byte block (a longer one is hashed first)
+    for key in (b"k", b"p" * 40, b"x" * 64, b"y" * 65, bytes(range(256))):
+        for rid in (STANDARD_SAMPLE, make_id(), STANDARD_SAMPLE):  # in a row: one key's pseudonyms share no state
+            expected = hmac.new(key, rid.encode(), hashlib.sha256).hexdigest()[:32]
+            assert pseudonym(rid, key) == expected
 
 
 def test_pseudonym_refuses_an_empty_key() -> None:
