@@ -17,8 +17,10 @@ import asyncio
 import logging
 import weakref
 from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import func, update
@@ -52,6 +54,7 @@ CHUNK = 5000
 # Chunks written at once on PostgreSQL, each in its own transaction, committed in order: while one waits for
 # the database, the job's Python assesses and encodes the next (with one, it waited on each chunk's writes).
 WRITES_IN_FLIGHT = 2
+READS_AHEAD = 2
 SCHEDULE_INTERVAL_S = 3600.0
 log = logging.getLogger(__name__)
 # One job at a time per database in a process: the schedule and a caseworker's call must not work the same chunk
@@ -116,22 +119,14 @@ async def _recalculate(
     memo: dict[MemoKey, Outcome] = {}
     templates: lifecycle.ChangedTemplates = {}
 
-    def reading(cursor: str) -> asyncio.Task[Chunk | None]:
-        size = chunk if max_cases is None else min(chunk, max_cases - examined)
-        return asyncio.create_task(read_chunk(sessions(), cursor, size, region_code, effective_from, in_region))
+    def read(cursor: str, size: int, head: asyncio.Future[Head | None]) -> Coroutine[Any, Any, Chunk | None]:
+        return read_chunk(sessions(), cursor, size, region_code, effective_from, in_region, head)
 
+    reads = (ReadAhead if overlap else ReadInTurn)(read, progress.cursor, chunk, max_cases)
     writes: deque[asyncio.Task[None]] = deque()  # in chunk order; each commits after the one before it
-    next_read: asyncio.Task[Chunk | None] | None = reading(progress.cursor)
     try:
-        while next_read is not None:
-            this = await next_read
-            next_read = None
-            if this is None:
-                break
+        while (this := await reads.next()) is not None:
             examined += this.examined
-            more = max_cases is None or examined < max_cases
-            if overlap and more:
-                next_read = reading(this.cursor)
             try:
                 if len(memo) > MEMO_LIMIT:
                     memo.clear()
@@ -150,16 +145,10 @@ async def _recalculate(
             writes.append(asyncio.create_task(write_chunk(this.session, outbox, plan, progress, templates, after)))
             if not overlap:
                 await asyncio.shield(writes.popleft())
-                if more:
-                    next_read = reading(this.cursor)
         while writes:
             await asyncio.shield(writes.popleft())
     finally:
-        if next_read is not None:  # a failure while the next chunk was being read: it is not written
-            next_read.cancel()
-            await asyncio.wait([next_read])  # read_chunk closes its session if it failed or was cancelled
-            if not next_read.cancelled() and next_read.exception() is None and (ahead := next_read.result()):
-                await ahead.session.close()
+        await reads.close()  # chunks read and not written are not written
         if writes:  # the chunks in hand commit (or fail, after an earlier one failed) before the job returns
             await asyncio.wait(writes)
             for failed in writes:  # what failed is the first failure, raised already
@@ -223,12 +212,17 @@ class Chunk:
     facts: ChunkFacts
 
 
+Head = tuple[str, int]  # what the start of a chunk's read tells: the cursor after it, the open cases it examined
+Read = Callable[[str, int, "asyncio.Future[Head | None]"], Coroutine[Any, Any, "Chunk | None"]]
+
+
 async def read_chunk(
     session: AsyncSession, cursor: str, size: int, region_code: str, effective_from: date,
-    in_region: dict[str, bool],
+    in_region: dict[str, bool], head: asyncio.Future[Head | None],
 ) -> Chunk | None:  # fmt: skip
     """The next ``size`` cases after ``cursor`` and the facts of those the standard covers, in a transaction of
-    ``session`` left open for the chunk's write; None (the session closed) past the last case."""
+    ``session`` left open for the chunk's write; None (the session closed) past the last case. ``head`` is
+    resolved as soon as the cases are known (None past the last case or on failure), before their facts."""
     try:
         c = table_of(Case).c
         # By primary key alone, filtered here: the only plan is a walk along the key, however many cases are
@@ -240,10 +234,12 @@ async def read_chunk(
             .where(c.id > cursor).order_by(c.id).limit(size)
         )).all()  # fmt: skip
         if not rows:
+            head.set_result(None)
             await session.close()
             return None
         # by position: a Row's attribute lookup costs three times its index (a million rows)
         cases = [CaseRow._make(r) for r in rows if r[_STATUS] in _OPEN_STATUSES and r[_HOUSEHOLD] is not None]
+        head.set_result((rows[-1].id, len(cases)))
         for case in cases:
             if case.region_code not in in_region:
                 in_region[case.region_code] = covered(region_code, case.region_code)
@@ -251,8 +247,71 @@ async def read_chunk(
         chunk_facts = await read_facts(session, mine, effective_from)
         return Chunk(session, rows[-1].id, len(cases), mine, chunk_facts)
     except BaseException:
+        if not head.done():
+            head.set_result(None)
         await session.close()
         raise
+
+
+class ReadInTurn:
+    """Chunks read one after the other, each when asked for (SQLite: after the one before it was written)."""
+
+    def __init__(self, read: Read, cursor: str, chunk: int, limit: int | None) -> None:
+        self._read, self._cursor, self._chunk, self._left = read, cursor, chunk, limit
+
+    async def next(self) -> Chunk | None:
+        if self._left is not None and self._left <= 0:
+            return None
+        size = self._chunk if self._left is None else min(self._chunk, self._left)
+        found = await self._read(self._cursor, size, asyncio.get_running_loop().create_future())
+        if found is not None:
+            self._cursor = found.cursor
+            self._left = None if self._left is None else self._left - found.examined
+        return found
+
+    async def close(self) -> None:
+        return None
+
+
+class ReadAhead:
+    """Chunks read ahead of the job (PostgreSQL), each in a transaction of its own: the next chunk's read begins
+    as soon as the cases of the one before it are known, so the reads of several chunks wait on the database at
+    once. One after the other, the reads were the job's critical path: each of their round trips queued behind
+    the Python of the chunks being assessed and written. At most ``READS_AHEAD`` chunks are read and not taken."""
+
+    def __init__(self, read: Read, cursor: str, chunk: int, limit: int | None) -> None:
+        self._read, self._chunk, self._limit = read, chunk, limit
+        self._reads: asyncio.Queue[asyncio.Task[Chunk | None] | None] = asyncio.Queue(maxsize=READS_AHEAD)
+        self._driver = asyncio.create_task(self._drive(cursor))
+
+    async def _drive(self, cursor: str) -> None:
+        loop, examined = asyncio.get_running_loop(), 0
+        while self._limit is None or examined < self._limit:
+            head: asyncio.Future[Head | None] = loop.create_future()
+            size = self._chunk if self._limit is None else min(self._chunk, self._limit - examined)
+            await self._reads.put(asyncio.create_task(self._read(cursor, size, head)))
+            found = await head
+            if found is None:
+                return  # past the last case (that read returns None) or failed (it raises)
+            cursor, examined = found[0], examined + found[1]
+        await self._reads.put(None)
+
+    async def next(self) -> Chunk | None:
+        read = await self._reads.get()
+        return None if read is None else await read
+
+    async def close(self) -> None:
+        """Stop reading ahead; chunks read and not taken are closed (their transactions rolled back)."""
+        self._driver.cancel()
+        await asyncio.wait([self._driver])
+        self._driver.cancelled() or self._driver.exception()  # a failed read is raised by its own task
+        while not self._reads.empty():
+            if (read := self._reads.get_nowait()) is None:
+                continue
+            read.cancel()
+            await asyncio.wait([read])  # read_chunk closes its session if it failed or was cancelled
+            if not read.cancelled() and read.exception() is None and (ahead := read.result()) is not None:
+                await ahead.session.close()
 
 
 _OPEN_STATUSES = frozenset(str(status) for status in OPEN)
