@@ -96,11 +96,23 @@ async def means_figures(conn: AsyncConnection, household_ids: Sequence[str], on:
     deduction counts if its member does.
 
     Set-based: each table is read once for all the households (an index walk over the list of ids) and summed
-    by household, then joined by id. A scalar subquery per figure and household, as before, was re-run per row
-    by the executor: four times the database's time for the recalculation's chunks.
+    by household, then joined by id; a scalar subquery per figure and household was re-run per row by the
+    executor (one chunk of 5,000 at 200,000 households: 192 → 50 ms).
+
+    On PostgreSQL it sets, for the rest of the caller's transaction, the plan it needs: index walks whatever the
+    statistics say (on tables just loaded or not yet analysed the planner scanned each whole table, once per
+    call: quadratic over a batch job's million households), planned for these ids (the generic plan of the
+    prepared statement sorted and merge-joined the members twice as slowly, for 5 ms of planning saved), and
+    neither parallel workers, which only add CPU to an index walk, nor the JIT compiler, which the cost
+    estimates call for: 40 ms of compiling for a query that runs in 50.
     """
     if not household_ids:
         return {}
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(
+            "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true),"
+            " set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
+        )
     wanted = list_param(conn, list(set(household_ids)))  # one list, which every table's walk reads
     h, m = table_of(Household), table_of(HouseholdMember)
     counted = (

@@ -105,17 +105,6 @@ async def read_facts(session: AsyncSession, cases: list[CaseRow], effective_from
     last_paid: dict[str, date] = {case_id: month for case_id, month in (await conn.execute(
         core_select(p.c.case_id, func.max(p.c.month)).where(p.c.case_id.between(first, last)).group_by(p.c.case_id)
     )).all()}  # fmt: skip
-    if conn.dialect.name == "postgresql":
-        # The means are read by index walks over the chunk's list of households whatever the statistics say:
-        # tables just loaded or not yet analysed had the planner scan each whole table once per chunk, which is
-        # quadratic over a million households. Planned for each chunk's own ids: the generic plan of a
-        # prepared statement, for any list, sorted and merge-joined the members twice as slowly, for 5 ms of
-        # planning saved. Parallel workers only add CPU to an index walk, and the JIT compiler, which the
-        # cost estimates call for, 40 ms of compiling to a query that runs in 50.
-        await conn.exec_driver_sql(
-            "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true),"
-            " set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
-        )
     means = await facts.means_figures(conn, [case.household_id for case in cases], effective_from)
     others = [case.household_id for case in cases if case.benefit not in _HOUSEHOLD_KINDS]
     households = await facts.households(session, others) if others else {}

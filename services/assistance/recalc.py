@@ -109,8 +109,8 @@ async def _recalculate(
         await session.commit()
         progress = Progress(job_id, job.cursor, job.examined, job.changed)
         policy = await current_policy(session)
-        # On PostgreSQL the next chunk is read while this one is assessed and the previous ones written and
-        # committed (four connections, disjoint cases): the job's Python and the database work side by side.
+        # On PostgreSQL the next chunks are read while this one is assessed and the previous ones written and
+        # committed (a connection each, disjoint cases): the job's Python and the database work side by side.
         # SQLite has one writer, and a reader that started before a commit cannot write after it: one chunk at
         # a time there.
         overlap = session.get_bind().dialect.name == "postgresql"
@@ -253,20 +253,23 @@ async def read_chunk(
         raise
 
 
+def next_size(chunk: int, limit: int | None, examined: int) -> int:
+    """How many cases the next chunk reads: a chunk, or what is left of ``limit`` open cases (0: none)."""
+    return chunk if limit is None else max(0, min(chunk, limit - examined))
+
+
 class ReadInTurn:
     """Chunks read one after the other, each when asked for (SQLite: after the one before it was written)."""
 
     def __init__(self, read: Read, cursor: str, chunk: int, limit: int | None) -> None:
-        self._read, self._cursor, self._chunk, self._left = read, cursor, chunk, limit
+        self._read, self._cursor, self._chunk, self._limit, self._examined = read, cursor, chunk, limit, 0
 
     async def next(self) -> Chunk | None:
-        if self._left is not None and self._left <= 0:
+        if (size := next_size(self._chunk, self._limit, self._examined)) == 0:
             return None
-        size = self._chunk if self._left is None else min(self._chunk, self._left)
         found = await self._read(self._cursor, size, asyncio.get_running_loop().create_future())
         if found is not None:
-            self._cursor = found.cursor
-            self._left = None if self._left is None else self._left - found.examined
+            self._cursor, self._examined = found.cursor, self._examined + found.examined
         return found
 
     async def close(self) -> None:
@@ -286,9 +289,8 @@ class ReadAhead:
 
     async def _drive(self, cursor: str) -> None:
         loop, examined = asyncio.get_running_loop(), 0
-        while self._limit is None or examined < self._limit:
+        while (size := next_size(self._chunk, self._limit, examined)) > 0:
             head: asyncio.Future[Head | None] = loop.create_future()
-            size = self._chunk if self._limit is None else min(self._chunk, self._limit - examined)
             await self._reads.put(asyncio.create_task(self._read(cursor, size, head)))
             found = await head
             if found is None:
