@@ -15,12 +15,13 @@ test: $(SYNCED)  ## the full suite on SQLite, then the integration and e2e suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	$(VENV)/bin/pytest --database=postgresql tests/integration tests/e2e $(PYTEST_PG_ARGS)
 
-bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up, journeys, gateway overhead, name search, recalculation
+bench: $(SYNCED)  ## pipeline vs plain aiokafka, civic up, journeys, gateway overhead, name search, ID masking, recalculation
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.journeys
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk could not be installed: the gateway bench falls back to an httpx client"
 	$(VENV)/bin/python -m bench.gateway_overhead
 	$(VENV)/bin/python -m bench.placenames_search
+	$(VENV)/bin/python -m bench.masking
 	$(VENV)/bin/python -m bench.assistance_recalc --households 100000  # the issue's SQLite figure
 	$(if $(RECALC_MILLION),$(VENV)/bin/python -m bench.assistance_recalc --households 1000000 --postgresql)  # make bench RECALC_MILLION=1: ~7 min
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -284,12 +283,14 @@ def test_property_mask_in_text_never_leaks_a_delimited_id(
     assert rid not in mask_in_text(f"{prefix} {rid} {suffix}")
 
 
-def test_mask_in_text_is_fast_enough_for_every_log_line() -> None:
-    line = "INFO uvicorn.access 127.0.0.1:5000 - GET /v1/cases?page=2 HTTP/1.1 200 trace=0af7651916cd43dd " * 50
-    start = time.perf_counter()
-    for _ in range(200):
-        mask_in_text(line)
-    assert time.perf_counter() - start < 2.0  # ~5 kB per line; generous so CI noise cannot fail it
+def test_mask_in_text_masks_every_id_in_a_long_line() -> None:
+    """Lines of several kB (access logs, tracebacks) are masked throughout; what it costs per character is in
+    ``bench/masking.py``."""
+    filler = "INFO uvicorn.access 127.0.0.1:5000 - GET /v1/cases?page=2 HTTP/1.1 200 trace=0af7651916cd43dd " * 50
+    line = f"{STANDARD_SAMPLE} {filler}{STANDARD_SAMPLE.lower()} {filler}{STANDARD_SAMPLE}"
+    masked = mask_in_text(line)
+    assert masked == f"110105********002X {filler}110105********002x {filler}110105********002X"
+    assert mask_in_text(filler) == filler
 
 
 def test_masks_through_a_logging_filter() -> None:
