@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     consumer_backoff_max_s: float = 2.0
     consumer_batch_size: int = 500
     consumer_transaction_size: int = 100  # events handled in one transaction (a batch may take several)
+    # Offsets are committed once this long has passed since the last commit, or when no event is waiting. Every
+    # handled event is in the inbox already, so a crash before the commit only delivers the events again.
+    consumer_commit_interval_s: float = 1.0
     # The synchronous baseline of bench.journeys: services apply events when an orchestrator calls them
     # (``civic.steps``) instead of consuming them. Never in production: a caller could make a service apply any event.
     consumers_enabled: bool = True
