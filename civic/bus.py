@@ -40,7 +40,7 @@ from civic.events import (
     current_initiator,
     decode,
 )
-from civic.inbox import already_handled, mark_handled
+from civic.inbox import claim
 from civic.outbox import Outbox
 
 log = logging.getLogger("civic.bus")
@@ -289,16 +289,14 @@ class ConsumerRunner:
     async def _handle_in(
         self, session: AsyncSession, items: Sequence[_Item], outbox: Outbox | None = None
     ) -> list[Received]:
-        seen = await already_handled(session, self.group, (i.received.envelope.id for i in items))
+        new = await claim(session, self.group, [(i.received.envelope.id, i.received.envelope.type) for i in items])
         done: list[Received] = []
         for item in items:
-            env = item.received.envelope
-            if env.id in seen:
+            if item.received.envelope.id not in new:
                 continue
-            seen.add(env.id)
+            new.discard(item.received.envelope.id)  # a second copy in the same batch is a duplicate too
             await self._run_handlers(session, item, outbox or self.outbox)
             done.append(item.received)
-        await mark_handled(session, self.group, [(r.envelope.id, r.envelope.type) for r in done])
         return done
 
     async def _run_handlers(self, session: AsyncSession, item: _Item, outbox: Outbox) -> None:

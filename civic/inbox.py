@@ -6,10 +6,11 @@ its id here and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,20 +26,24 @@ class InboxRecord(SQLModel, table=True):
     handled_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-async def already_handled(session: AsyncSession, group: str, event_ids: Iterable[str]) -> set[str]:
-    ids = list(event_ids)
-    if not ids:
+async def claim(session: AsyncSession, group: str, events: Iterable[tuple[str, str]]) -> set[str]:
+    """Record ``(event_id, event_type)`` pairs as handled by ``group`` in the session's transaction, before the
+    handlers run; the ids not recorded before, which are the events to handle. One statement where a look-up and
+    an insert after the handlers were two: if a handler fails, the transaction rolls back with these rows. Two
+    consumers racing for one event (a rebalance on PostgreSQL): the second waits on the first's row and finds it
+    taken."""
+    rows, now, offered = [], datetime.now(UTC), set()
+    for event_id, event_type in events:
+        if event_id not in offered:  # the same event twice in one batch
+            offered.add(event_id)
+            rows.append({"consumer_group": group, "event_id": event_id, "event_type": event_type, "handled_at": now})
+    if not rows:
         return set()
+    conn = await session.connection()
     table = table_of(InboxRecord)
-    rows = await (await session.connection()).execute(
-        select(table.c.event_id).where(table.c.consumer_group == group, table.c.event_id.in_(ids))
-    )
-    return {row[0] for row in rows}
+    new = _insert_for(conn.dialect.name)(table).on_conflict_do_nothing().returning(table.c.event_id)
+    return {row[0] for row in await conn.execute(new, rows)}
 
 
-async def mark_handled(session: AsyncSession, group: str, events: Iterable[tuple[str, str]]) -> None:
-    """Record ``(event_id, event_type)`` pairs as handled by ``group``, in the session's transaction."""
-    now = datetime.now(UTC)
-    rows = [{"consumer_group": group, "event_id": i, "event_type": t, "handled_at": now} for i, t in events]
-    if rows:
-        await (await session.connection()).execute(insert(table_of(InboxRecord)), rows)
+def _insert_for(dialect: str) -> Callable[[Table], sqlite.Insert | postgresql.Insert]:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
