@@ -8,9 +8,10 @@ from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic.db import table_of
 from civic.fixtures import add_missing, read_csv
 from civic.money import from_fen, to_fen
 from services.funeral.models import PolicyParameter
@@ -34,9 +35,15 @@ async def load_fixture(session: AsyncSession, parameters: list[Parameter]) -> No
     await add_missing(session, rows, key=lambda r: (r.region_code, r.name, r.effective_from))
 
 
+_parameters = table_of(PolicyParameter)
+
+
 async def current_policy(session: AsyncSession) -> Policy:
-    rows = (await session.exec(select(PolicyParameter))).all()
-    return Policy(Parameter(r.region_code, r.name, r.effective_from, from_fen(r.value_fen), r.source) for r in rows)
+    """Plain rows on the session's connection, not ORM instances: every death registered reads the policy."""
+    rows = await (await session.connection()).execute(select(
+        _parameters.c.region_code, _parameters.c.name, _parameters.c.effective_from, _parameters.c.value_fen,
+        _parameters.c.source))  # fmt: skip
+    return Policy(Parameter(region, name, since, from_fen(fen), source) for region, name, since, fen, source in rows)
 
 
 @asynccontextmanager
