@@ -10,6 +10,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from civic.broker import EmbeddedBroker
+from civic.config import Settings
 from tests.conftest import eventually
 from tests.kit import TEST_TOPIC, ConsumerSide, Noter, ThingNoted, count_effects, message_of, settings_for
 
@@ -28,49 +29,40 @@ async def _committed_and_end(broker: EmbeddedBroker, group: str) -> tuple[dict[i
         await consumer.stop()
 
 
-async def test_a_stopped_consumer_has_committed_what_it_handled(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    run = uuid.uuid4().hex
-    group = f"offsets-{run}"
-    # An interval far longer than the test: only going idle or stopping commits.
-    settings = settings_for(group, tmp_path, broker.bootstrap, consumer_commit_interval_s=3600)
-    noter = Noter(run)
+async def _consume(settings: Settings, broker: EmbeddedBroker, noter: Noter, seqs: range, effects: int) -> ConsumerSide:
+    """Run a consumer of the group while ``seqs`` are sent, until ``effects`` effects are in its database; stop it."""
     consumer = ConsumerSide(settings, noter.handlers())
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
     await consumer.start()
     try:
-        for seq in range(30):
-            msg = message_of(ThingNoted(run=run, key=f"k{seq % 7}", seq=seq), settings)
+        for seq in seqs:
+            msg = message_of(ThingNoted(run=noter.run, key=f"k{seq % 7}", seq=seq), settings)
             await producer.send_and_wait(msg.topic, msg.value, key=msg.key, headers=msg.headers)
 
-        async def all_handled() -> bool:
-            return await count_effects(consumer.engine) == 30
+        async def handled() -> bool:
+            return await count_effects(consumer.engine) == effects
 
-        await eventually(all_handled, what="all 30 events handled")
+        await eventually(handled, what=f"{effects} effects")
     finally:
         await consumer.stop()
         await producer.stop()
+    return consumer
+
+
+async def test_a_stopped_consumer_has_committed_what_it_handled(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    run = uuid.uuid4().hex
+    group = f"offsets-{run}"
+    # An interval far longer than the test: only going idle or stopping commits.
+    settings = settings_for(group, tmp_path, broker.bootstrap, consumer_commit_interval_s=3600)
+    await _consume(settings, broker, Noter(run), range(30), effects=30)
 
     committed, end = await _committed_and_end(broker, group)
     # Other tests share the topic: every partition is committed to its end, past this test's events too.
     assert committed == end, f"committed {committed}, log ends at {end}"
 
+    # One more event: once it is handled, the restarted consumer has read from where its group committed.
     again = Noter(run)
-    restarted = ConsumerSide(settings, again.handlers())
-    await restarted.start()
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    await producer.start()
-    try:
-        # One more event: once it is handled, the restarted consumer has read from where its group committed.
-        msg = message_of(ThingNoted(run=run, key="k0", seq=30), settings)
-        await producer.send_and_wait(msg.topic, msg.value, key=msg.key, headers=msg.headers)
-
-        async def the_new_one_handled() -> bool:
-            return await count_effects(restarted.engine) == 31
-
-        await eventually(the_new_one_handled, what="the event sent after the restart handled")
-    finally:
-        await restarted.stop()
-        await producer.stop()
+    restarted = await _consume(settings, broker, again, range(30, 31), effects=31)
     assert again.calls == 1, "only the new event reached the handler"
     assert restarted.runner.stats.duplicates == 0, "nothing handled before the stop was delivered again"
