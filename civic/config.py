@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 500
     kafka_rebalance_timeout_ms: int = 3000
     kafka_request_timeout_ms: int = 10000
-    # How long the broker may hold a fetch waiting for data: bounds the latency an idle consumer adds.
+    # How long the broker may hold a fetch waiting for data. The embedded broker (Tansu) answers a waiting fetch
+    # late rather than when data arrives, so locally this bounds the latency a hop adds; Apache Kafka answers at
+    # once, and the deployments (deploy/, docker-compose.yml) set 500 ms.
     kafka_fetch_max_wait_ms: int = 50
 
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
