@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
     internal_key: SecretStr = SecretStr(DEV_INTERNAL_KEY)
 
+    # Processes a service's batch job may run side by side, each working a disjoint range of rows (PostgreSQL only;
+    # the assistance recalculation): the job's Python is one core's work. 1 where the service has one core.
+    batch_workers: int = Field(1, ge=1, le=16)
     relay_batch_size: int = 500
     relay_idle_poll_s: float = 0.5
     relay_retry_max_s: float = 5.0

@@ -254,6 +254,23 @@ class RecalculationJob(AssistanceTable, table=True):
     finished_at: datetime | None = None
 
 
+class RecalculationShard(AssistanceTable, table=True):
+    """One of the disjoint ranges of cases a large recalculation works in processes side by side (PostgreSQL):
+    the cases after ``after`` up to ``through`` ("": to the last), resumable by its own ``cursor``. The ranges
+    are fixed when the job starts, so a resumed job works the same ranges whatever its settings are then."""
+
+    __tablename__ = "recalculation_shard"
+
+    job_id: str = Column(primary_key=True, max_length=80)
+    shard: int = Column(primary_key=True)
+    after: str = Column(default="", max_length=36)
+    through: str = Column(default="", max_length=36)
+    cursor: str = Column(default="", max_length=36)
+    examined: int = 0
+    changed: int = 0
+    finished_at: datetime | None = None
+
+
 class HouseholdAddress(AssistanceTable, table=True):
     """Where a household lives, held by reference to the door plate (road code, number, suffix) so that a road's
     rename can find it; ``road_name`` and ``text`` are what is shown, kept current by the renames."""
@@ -354,6 +371,7 @@ TABLES = [
         HouseholdReview,
         Visit,
         RecalculationJob,
+        RecalculationShard,
         HouseholdAddress,
         RoadRenameApplied,
         HouseholdRecheck,

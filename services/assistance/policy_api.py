@@ -16,7 +16,7 @@ from civic.clock import Today
 from civic.problems import Conflict, Problem
 from services.assistance import rules
 from services.assistance.policy_store import PolicyParameter
-from services.assistance.recalc import recalculate
+from services.assistance.recalc import Workers, recalculate
 from services.assistance.schemas import DOMAIN, Strict, first_of_month
 
 router = APIRouter(prefix="/policy", tags=["policy"])
@@ -92,5 +92,5 @@ async def run_recalculation(
 ) -> RecalculationPublic:
     """Recalculate the active benefits in the region from the date (one BenefitChanged per changed benefit)."""
     result = await recalculate(service.sessions, outbox, body.region_code, body.effective_from,
-                               max_cases=body.max_cases)  # fmt: skip
+                               max_cases=body.max_cases, workers=Workers.of(service.settings))  # fmt: skip
     return RecalculationPublic(examined=result.examined, changed=result.changed, finished=result.finished)
