@@ -112,6 +112,30 @@ async def service_with_shapes(tmp_path: Path) -> AsyncIterator[tuple[Any, list[s
         await service.engine.dispose()
 
 
+async def refuse_history_of(service: Any, case_id: str) -> None:
+    """The database refuses that case's history row (a trigger), until ``accept_history_again``."""
+    async with service.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+            )
+            await conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history FOR EACH ROW "
+                f"WHEN (NEW.case_id = '{case_id}') EXECUTE FUNCTION refuse()"
+            )
+        else:
+            await conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history WHEN NEW.case_id = '{case_id}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+
+
+async def accept_history_again(service: Any) -> None:
+    async with service.engine.begin() as conn:
+        postgresql = conn.dialect.name == "postgresql"
+        await conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON benefit_history" if postgresql else ""))
+
+
 async def benefit_changed_events(session: AsyncSession) -> int:
     outbox = table_of(OutboxRecord)
     count = select(func.count()).select_from(outbox).where(outbox.c.event_type.like("%benefit-changed%"))
@@ -173,21 +197,7 @@ async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_comm
     async with service_with_shapes(tmp_path) as (service, ids):
         changing = [ids[i] for i in (0, 1, 3, 4, 5, 9)]  # as the test above finds
         refused = ids[refused_at]
-        async with service.engine.begin() as conn:  # the database refuses that case's history row, once
-            if conn.dialect.name == "postgresql":
-                await conn.exec_driver_sql(
-                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"
-                )
-                await conn.exec_driver_sql(
-                    f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history FOR EACH ROW "
-                    f"WHEN (NEW.case_id = '{refused}') EXECUTE FUNCTION refuse()"
-                )
-            else:
-                await conn.exec_driver_sql(
-                    f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history WHEN NEW.case_id = '{refused}' "
-                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
+        await refuse_history_of(service, refused)
         with pytest.raises(DBAPIError):
             await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
         async with service.sessions() as session:
@@ -199,9 +209,7 @@ async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_comm
         assert done == {cid for cid in changing if committed_to is not None and cid <= ids[committed_to]}
         assert events == len(done)
 
-        async with service.engine.begin() as conn:
-            await conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON benefit_history" if conn.dialect.name ==
-                                                                "postgresql" else ""))  # fmt: skip
+        await accept_history_again(service)
         resumed = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=3)
         assert resumed.finished and resumed.examined == len(SHAPES) - (0 if committed_to is None else committed_to + 1)
         async with service.sessions() as session:

@@ -17,7 +17,9 @@ from services.assistance.recalc_shards import RangeFailed
 from tests.integration.test_assistance_recalc_batch import (
     EFFECTIVE,
     SHAPES,
+    accept_history_again,
     benefit_changed_events,
+    refuse_history_of,
     service_with_shapes,
 )
 
@@ -102,20 +104,7 @@ async def test_a_range_that_fails_in_a_child_fails_the_job_and_the_resume_comple
     async with service_with_shapes(tmp_path) as (service, ids):
         split = service.engine.dialect.name == "postgresql"
         refused = ids[CHANGING[-1]]
-        async with service.engine.begin() as conn:
-            if split:
-                await conn.exec_driver_sql(
-                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
-                )
-                await conn.exec_driver_sql(
-                    f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history FOR EACH ROW "
-                    f"WHEN (NEW.case_id = '{refused}') EXECUTE FUNCTION refuse()"
-                )
-            else:
-                await conn.exec_driver_sql(
-                    f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history WHEN NEW.case_id = '{refused}' "
-                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
+        await refuse_history_of(service, refused)
         with pytest.raises(RangeFailed if split else DBAPIError):
             await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=2,
                               workers=three_processes(service))  # fmt: skip
@@ -128,8 +117,7 @@ async def test_a_range_that_fails_in_a_child_fails_the_job_and_the_resume_comple
         if split:
             assert shards[-1].finished_at is None and shards[-1].cursor < refused, "the failed range stopped before it"
 
-        async with service.engine.begin() as conn:
-            await conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON benefit_history" if split else ""))
+        await accept_history_again(service)
         resumed = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=2,
                                     workers=three_processes(service))  # fmt: skip
         assert resumed.finished
