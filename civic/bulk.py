@@ -13,7 +13,18 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, String, Table, any_, bindparam, func, literal_column, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,6 +59,25 @@ def list_param(conn: AsyncConnection, values: Sequence[str]) -> BindParameter[An
     if conn.dialect.name == "postgresql":
         return bindparam(None, list(values), type_=ARRAY(String))
     return bindparam(None, json.dumps(list(values)))
+
+
+async def fetch_all(conn: AsyncConnection, statement: Select[Any]) -> Sequence[Sequence[Any]]:
+    """``(await conn.execute(statement)).all()`` for a batch job's reads of thousands of rows: on PostgreSQL the
+    driver's own records, past SQLAlchemy's rows, which cost ~2 µs more a row of eight columns (a third of such a
+    read's Python). The rows index and unpack like tuples but have no attributes, and their values are as the
+    driver decodes them: for columns of text, numbers and dates, what SQLAlchemy gives."""
+    if conn.dialect.name != "postgresql":
+        rows: Sequence[Sequence[Any]] = (await conn.execute(statement)).all()
+        return rows
+    compiled = statement.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    sql = str(compiled)
+    driver = await _driver(conn)
+    try:
+        records: Sequence[Sequence[Any]] = await driver.fetch(sql, *(params[n] for n in compiled.positiontup or ()))
+    except Exception as exc:  # the driver's own error, raised as SQLAlchemy's like every other statement's
+        raise DBAPIError(sql, None, exc) from exc
+    return records
 
 
 async def insert_rows(

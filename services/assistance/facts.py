@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from civic.bulk import list_param, one_of
+from civic.bulk import fetch_all, list_param, one_of
 from civic.db import table_of
 from civic.identity import birth_date
 from civic.money import from_fen
@@ -141,12 +141,12 @@ async def means_figures(conn: AsyncConnection, household_ids: Sequence[str], on:
     joined = h.outerjoin(members, members.c.household_id == h.c.id)
     for part in (incomes, deductions, assets):
         joined = joined.outerjoin(part, part.c.household_id == h.c.id)
-    rows = await conn.execute(
+    rows = await fetch_all(conn,
         select(h.c.id, h.c.region_code, h.c.area, func.coalesce(members.c.n, 0), func.coalesce(incomes.c.fen, 0),
                func.coalesce(deductions.c.fen, 0), func.coalesce(assets.c.fen, 0))
         .select_from(joined).where(one_of(conn, h.c.id, wanted))
     )  # fmt: skip
-    return {hid: figures for hid, *figures in rows.all()}  # type: ignore[misc]
+    return {hid: figures for hid, *figures in rows}  # type: ignore[misc]
 
 
 def means_from(region_code: str, area: str, counted: int, gross: int, deducted: int, assets: int) -> rules.Means:

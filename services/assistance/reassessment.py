@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select as core_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from civic import bulk
 from civic.db import table_of
 from civic.money import to_fen
 from services.assistance import facts, lifecycle, rules
@@ -97,14 +98,14 @@ async def read_facts(session: AsyncSession, cases: list[CaseRow], effective_from
     # The schedules and the months paid of every case in the chunk's range of ids, closed ones too: one walk
     # along each table's (case, date) key, where a subquery per case cost a descent of the index each.
     schedules: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    for case_id, entry_from, amount_fen in (await conn.execute(
+    for case_id, entry_from, amount_fen in await bulk.fetch_all(conn,
         core_select(a.c.case_id, a.c.effective_from, a.c.amount_fen)
         .where(a.c.case_id.between(first, last)).order_by(a.c.case_id, a.c.effective_from)
-    )).all():  # fmt: skip
+    ):  # fmt: skip
         schedules[case_id].append((entry_from, amount_fen))
-    last_paid: dict[str, date] = {case_id: month for case_id, month in (await conn.execute(
+    last_paid: dict[str, date] = {case_id: month for case_id, month in await bulk.fetch_all(conn,
         core_select(p.c.case_id, func.max(p.c.month)).where(p.c.case_id.between(first, last)).group_by(p.c.case_id)
-    )).all()}  # fmt: skip
+    )}  # fmt: skip
     means = await facts.means_figures(conn, [case.household_id for case in cases], effective_from)
     others = [case.household_id for case in cases if case.benefit not in _HOUSEHOLD_KINDS]
     households = await facts.households(session, others) if others else {}
