@@ -169,9 +169,10 @@ async def read_chunk(
     session: AsyncSession, cursor: str, through: str, size: int, region_code: str, effective_from: date,
     in_region: dict[str, bool], head: asyncio.Future[Head | None],
 ) -> Chunk | None:  # fmt: skip
-    """The next ``size`` cases after ``cursor`` (up to ``through``, if not "") and the facts of those the standard covers, in a transaction of
-    ``session`` left open for the chunk's write; None (the session closed) past the last case. ``head`` is
-    resolved as soon as the cases are known (None past the last case or on failure), before their facts."""
+    """The next ``size`` cases after ``cursor`` (up to ``through``, if not "") and the facts of those the standard
+    covers, in a transaction of ``session`` left open for the chunk's write; None (the session closed) past the
+    last case. ``head`` is resolved as soon as the cases are known (None past the last case or on failure),
+    before their facts."""
     try:
         c = table_of(Case).c
         # By primary key alone, filtered here: the only plan is a walk along the key, however many cases are
@@ -186,7 +187,7 @@ async def read_chunk(
             head.set_result(None)
             await session.close()
             return None
-        # by position: a Row's attribute lookup costs three times its index (a million rows)
+        # by position: the driver's records have no attributes, and a row's index is cheap (a million rows)
         cases = [CaseRow._make(r) for r in rows if r[_STATUS] in _OPEN_STATUSES and r[_HOUSEHOLD] is not None]
         head.set_result((rows[-1][0], len(cases)))
         for case in cases:
