@@ -36,6 +36,7 @@ from civic import db
 from civic.broker import parent_death_preexec
 from civic.config import Settings
 from civic.db import table_of
+from civic.logs import setup_logging
 from civic.outbox import Outbox
 from services.assistance import rules
 from services.assistance.models import Case, RecalculationShard
@@ -194,10 +195,9 @@ def settings_values(settings: Settings) -> dict[str, Any]:
     return {name: value.get_secret_value() if isinstance(value, SecretStr) else value for name, value in settings}
 
 
-async def _child(request: dict[str, Any]) -> RangeDone:
+async def _child(settings: Settings, request: dict[str, Any]) -> RangeDone:
     from services.assistance.policy_store import current_policy  # the service's modules; a child needs no web app
 
-    settings = Settings(**request["settings"])
     engine = db.make_engine(settings.resolved_database_url())
     sessions, outbox = db.make_sessionmaker(engine), Outbox(settings)
     try:
@@ -218,7 +218,16 @@ async def _child(request: dict[str, Any]) -> RangeDone:
 
 
 def main() -> int:
-    done = asyncio.run(_child(json.loads(sys.stdin.read())))
+    """A child's life: the request on stdin, the service's logging (resident IDs masked, even in a traceback of a
+    refused row), the range worked, what it did on stdout as one line of JSON; exit 1 if it failed."""
+    request = json.loads(sys.stdin.read())
+    settings = Settings(**request["settings"])
+    setup_logging(settings.service_name, settings.log_level, settings.log_json)
+    try:
+        done = asyncio.run(_child(settings, request))
+    except Exception:
+        log.exception("recalculation %s: range %s failed", request.get("job_id"), request.get("shard"))
+        return 1
     print(json.dumps({"examined": done.examined, "changed": done.changed, "finished": done.finished}), flush=True)
     return 0
 

@@ -112,12 +112,13 @@ async def service_with_shapes(tmp_path: Path) -> AsyncIterator[tuple[Any, list[s
         await service.engine.dispose()
 
 
-async def refuse_history_of(service: Any, case_id: str) -> None:
-    """The database refuses that case's history row (a trigger), until ``accept_history_again``."""
+async def refuse_history_of(service: Any, case_id: str, saying: str = "refused") -> None:
+    """The database refuses that case's history row (a trigger), until ``accept_history_again``; on PostgreSQL its
+    error says ``saying``."""
     async with service.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.exec_driver_sql(
-                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+                f"CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{saying}'; END $$"
             )
             await conn.exec_driver_sql(
                 f"CREATE TRIGGER refuse BEFORE INSERT ON benefit_history FOR EACH ROW "

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from services.assistance.models import CaseChange, Payment, RecalculationJob, RecalculationShard
 from services.assistance.recalc import Workers, recalculate
 from services.assistance.recalc_shards import RangeFailed
+from tests.factories import resident_id
 from tests.integration.test_assistance_recalc_batch import (
     EFFECTIVE,
     SHAPES,
@@ -98,16 +99,23 @@ async def test_an_interrupted_split_job_resumes_each_range_from_its_cursor(tmp_p
         assert back_pay == sorted(2 * [ids[1], ids[4]])
 
 
-async def test_a_range_that_fails_in_a_child_fails_the_job_and_the_resume_completes_it(tmp_path: Path) -> None:
+async def test_a_range_that_fails_in_a_child_fails_the_job_and_the_resume_completes_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """The database refuses the history row of the last changing case (in the last range: a child's on
-    PostgreSQL). The job fails; what committed stays, with its cursors; the resume does the rest, once."""
+    PostgreSQL), naming a resident. The job fails; the child's log says which range failed, with the resident ID
+    masked; what committed stays, with its cursors; the resume does the rest, once."""
     async with service_with_shapes(tmp_path) as (service, ids):
         split = service.engine.dialect.name == "postgresql"
-        refused = ids[CHANGING[-1]]
-        await refuse_history_of(service, refused)
+        refused, named = ids[CHANGING[-1]], resident_id()
+        await refuse_history_of(service, refused, saying=f"refused for {named}")
         with pytest.raises(RangeFailed if split else DBAPIError):
             await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=2,
                               workers=three_processes(service))  # fmt: skip
+        if split:
+            logged = capfd.readouterr().err
+            assert f"{JOB}: range 2 failed" in logged and "refused for" in logged, logged[-2000:]
+            assert named not in logged, "the resident ID masked in the child's log"
         history, events, _ = await effects(service)
         assert refused not in history and events == len(history), "each event with its change, nothing else"
         async with service.sessions() as session:
