@@ -95,13 +95,11 @@ async def _recalculate(
     if shards:  # a job split when it started goes on in its ranges, however it is resumed
         done = await recalc_shards.work_shards(sessions, outbox, policy, region_code, effective_from, shards, workers,
                                                chunk=chunk, max_cases=max_cases, overlap=overlap)  # fmt: skip
-        examined, changed, finished = done.examined, done.changed, done.finished
     else:
-        examined, changed = await work_range(sessions, outbox, policy, region_code, effective_from, progress, "",
-                                             chunk=chunk, max_cases=max_cases, overlap=overlap)  # fmt: skip
-        finished = max_cases is None or examined < max_cases
-    if not finished:
-        return JobResult(examined, changed, False, job_id)
+        done = await work_range(sessions, outbox, policy, region_code, effective_from, progress, "", chunk=chunk,
+                                max_cases=max_cases, overlap=overlap)  # fmt: skip
+    if not done.finished:
+        return JobResult(done.examined, done.changed, False, job_id)
     async with sessions() as session:
         job = await session.get(RecalculationJob, job_id)
         assert job is not None
@@ -111,7 +109,7 @@ async def _recalculate(
         job.finished_at = datetime.now(UTC)
         session.add(job)
         await session.commit()
-    return JobResult(examined, changed, True, job_id)
+    return JobResult(done.examined, done.changed, True, job_id)
 
 
 async def due_recalculations(session: AsyncSession, today: date) -> list[tuple[str, date]]:

@@ -53,13 +53,23 @@ def covered(region_code: str, case_region: str) -> bool:
     return region_code in rules.region_chain(case_region)
 
 
+@dataclass(frozen=True)
+class RangeDone:
+    """What working a range of cases did in this run: open cases examined, benefits changed, and whether it reached
+    its end (not stopped by ``max_cases``)."""
+
+    examined: int
+    changed: int
+    finished: bool
+
+
 async def work_range(
     sessions: async_sessionmaker[AsyncSession], outbox: Outbox, policy: rules.Policy, region_code: str,
     effective_from: date, start: Progress, through: str, *, chunk: int, max_cases: int | None, overlap: bool,
-) -> tuple[int, int]:  # fmt: skip
+) -> RangeDone:  # fmt: skip
     """Reassess the open cases after ``start.cursor`` up to ``through`` ("": to the last) that ``region_code``'s
     figures cover, and write their changes chunk by chunk, each with the cursor in ``start``'s row (the job's or
-    its shard's). At most ``max_cases`` open cases. Returns the open cases examined and the benefits changed.
+    its shard's). At most ``max_cases`` open cases.
 
     ``overlap`` (PostgreSQL): the next chunks are read while this one is assessed and the previous ones written
     and committed (a connection each, disjoint cases), so the job's Python and the database work side by side.
@@ -105,7 +115,7 @@ async def work_range(
             await asyncio.wait(writes)
             for failed in writes:  # what failed is the first failure, raised already
                 failed.cancelled() or failed.exception()
-    return examined, changed
+    return RangeDone(examined, changed, finished=max_cases is None or examined < max_cases)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from civic.logs import setup_logging
 from civic.outbox import Outbox
 from services.assistance import rules
 from services.assistance.models import Case, RecalculationShard
-from services.assistance.recalc_chunks import CHUNK, Progress, work_range
+from services.assistance.recalc_chunks import CHUNK, Progress, RangeDone, work_range
 
 MODULE = "services.assistance.recalc_shards"
 # Fewer cases per range than this are not worth a process: its start (imports, an engine) costs 1-2 s of CPU, the
@@ -61,16 +61,6 @@ class Workers:
     @classmethod
     def of(cls, settings: Settings) -> Workers | None:
         return cls(settings, settings.batch_workers) if settings.batch_workers > 1 else None
-
-
-@dataclass(frozen=True)
-class RangeDone:
-    """What working one range did in this run: open cases examined, benefits changed, and whether it reached its
-    end (not stopped by ``max_cases``)."""
-
-    examined: int
-    changed: int
-    finished: bool
 
 
 async def shards_of(session: AsyncSession, job_id: str) -> list[RecalculationShard]:
@@ -113,10 +103,10 @@ async def work_shard(
 ) -> RangeDone:  # fmt: skip
     """Work one range in this process, from its cursor; mark it finished when it reaches its end."""
     start = Progress(shard.job_id, shard.cursor, shard.examined, shard.changed, shard.shard)
-    examined, changed = await work_range(sessions, outbox, policy, region_code, effective_from, start, shard.through,
-                                         chunk=chunk, max_cases=max_cases, overlap=overlap)  # fmt: skip
-    if max_cases is not None and examined >= max_cases:
-        return RangeDone(examined, changed, False)
+    done = await work_range(sessions, outbox, policy, region_code, effective_from, start, shard.through,
+                            chunk=chunk, max_cases=max_cases, overlap=overlap)  # fmt: skip
+    if not done.finished:
+        return done
     async with sessions() as session:
         shards = table_of(RecalculationShard)
         await (await session.connection()).execute(
@@ -124,7 +114,7 @@ async def work_shard(
             .values(finished_at=datetime.now(UTC))
         )  # fmt: skip
         await session.commit()
-    return RangeDone(examined, changed, True)
+    return done
 
 
 async def work_shards(
