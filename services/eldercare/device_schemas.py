@@ -29,12 +29,20 @@ class DeviceCreate(Placement):
     installed_on: date
 
 
+FROM_RESIDENT = Field(
+    description="the elder it is installed for now, as the caseworker read it: a change someone "
+    "else made meanwhile is refused (409 device-changed), not overwritten"
+)
+
+
 class DeviceMove(Placement):
+    from_resident_id: ResidentId = FROM_RESIDENT
     resident_id: ResidentId = Field(description="the elder it is installed for from now on")
     moved_on: date
 
 
 class DeviceRetire(Request):
+    from_resident_id: ResidentId = FROM_RESIDENT
     retired_on: date
     reason: str = Field(min_length=1, max_length=500, description="collected, broken, replaced …")
 

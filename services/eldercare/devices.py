@@ -105,13 +105,21 @@ async def register_device(
     return device_public(device, [span], who)
 
 
-async def present(session: AsyncSession, device_id: str) -> tuple[MonitoringDevice, list[DeviceInstallation]]:
+async def present(
+    session: AsyncSession, device_id: str, read_at: str
+) -> tuple[MonitoringDevice, list[DeviceInstallation]]:
+    """The device to change, still where the caseworker read it (``read_at``, the elder it was installed for): a
+    move or retirement someone else made meanwhile is refused, not overwritten, whether the two requests overlap in
+    time or not."""
     device = await session.get(MonitoringDevice, device_id)
     if device is None:
         raise NotFound("Device")
     if device.status == DeviceStatus.RETIRED:
         raise Conflict("device-retired", "The device is retired", f"retired on {device.retired_on}",
                        field="device_id")  # fmt: skip
+    if device.resident_id != read_at:
+        raise Conflict("device-changed", "The device was changed meanwhile",
+                       "it is no longer installed for that elder; read it again", field="from_resident_id")  # fmt: skip
     return device, await history_of(session, device_id)
 
 
@@ -128,8 +136,8 @@ def check_change(
 
 
 async def claim(session: AsyncSession, device: MonitoringDevice, **values: object) -> None:
-    """Move the device on from the installation it was read at, unless it was retired: a move or a retirement
-    made meanwhile by someone else wins."""
+    """Move the device on from the installation it was read at, unless it was retired: of two changes made at the
+    same moment from the same reading, the first to write wins."""
     devices = table_of(MonitoringDevice)
     moved = await session.exec(update(devices).where(devices.c.device_id == device.device_id,
                                                      devices.c.installations == device.installations,
@@ -145,7 +153,7 @@ async def move_device(
 ) -> DevicePublic:
     """The device now serves another elder (from ``moved_on``, that whole day included); the span at the first
     elder's is kept."""
-    device, history = await present(session, device_id)
+    device, history = await present(session, device_id, body.from_resident_id)
     current = history[-1]
     check_change(current, body.moved_on, today, "moved_on", body.resident_id)
     elder = await living_elder(session, body.resident_id)
@@ -166,7 +174,7 @@ async def retire_device(
     device_id: str, body: DeviceRetire, session: SessionDep, outbox: OutboxDep, who: Caseworker, today: Today
 ) -> DevicePublic:
     """The device was collected (or broke): from ``retired_on`` it belongs to nobody, and its alarms are refused."""
-    device, history = await present(session, device_id)
+    device, history = await present(session, device_id, body.from_resident_id)
     current = history[-1]
     check_change(current, body.retired_on, today, "retired_on")
     await claim(session, device, status=DeviceStatus.RETIRED, retired_on=body.retired_on, retire_reason=body.reason,

@@ -84,7 +84,8 @@ async def test_a_device_registered_moved_and_retired_sends_each_alarm_to_the_eld
         assert [r.status_code for r in resent] == [200, 200] and {r.json()["id"] for r in resent} == {task["id"]}
 
         moved = await ec.api.post(f"/devices/{sensor}/move", headers=ec.cw,
-                                  json={"resident_id": li, "moved_on": (TODAY - timedelta(days=10)).isoformat()})  # fmt: skip
+                                  json={"from_resident_id": wang, "resident_id": li,
+                                        "moved_on": (TODAY - timedelta(days=10)).isoformat()})  # fmt: skip
         assert moved.status_code == 200, moved.text
         assert [(h["resident_id"], h["ended_by"]) for h in moved.json()["history"]] == [(wang, "moved"), (li, None)]
         now_li = (await alarm(ec, sensor)).json()
@@ -105,10 +106,10 @@ async def test_a_device_registered_moved_and_retired_sends_each_alarm_to_the_eld
         assert (await ec.api.get(f"/devices/{sensor}", headers=ec.citizen(li))).status_code == 200
         assert (await ec.api.get(f"/elders/{li}/devices", headers=ec.citizen(wang))).status_code == 404
         assert (await ec.api.post(f"/devices/{sensor}/retire", headers=ec.citizen(li),
-                                  json={"retired_on": TODAY.isoformat(), "reason": "x"})).status_code == 403  # fmt: skip
+                                  json={"from_resident_id": li, "retired_on": TODAY.isoformat(), "reason": "x"})).status_code == 403  # fmt: skip
 
         retired = await ec.api.post(f"/devices/{sensor}/retire", headers=ec.cw,
-                                    json={"retired_on": TODAY.isoformat(), "reason": "collected, battery dead"})  # fmt: skip
+                                    json={"from_resident_id": li, "retired_on": TODAY.isoformat(), "reason": "collected, battery dead"})  # fmt: skip
         assert retired.status_code == 200 and retired.json()["status"] == "retired", retired.text
         before = len(await tasks(ec))
         problem(await alarm(ec, sensor), 422, "device-retired", "device_id")
@@ -117,7 +118,7 @@ async def test_a_device_registered_moved_and_retired_sends_each_alarm_to_the_eld
         assert (await alarm(ec, sensor, alarm_id="first")).json()["id"] == task["id"], "a resend still finds it"
         assert (await alarm(ec, sensor, raised_at=days_ago(1))).status_code == 201, "rang before it was collected"
         again = await ec.api.post(f"/devices/{sensor}/move", headers=ec.cw,
-                                  json={"resident_id": wang, "moved_on": TODAY.isoformat()})  # fmt: skip
+                                  json={"from_resident_id": li, "resident_id": wang, "moved_on": TODAY.isoformat()})  # fmt: skip
         problem(again, 409, "device-retired", "device_id")
         problem(await register_device(ec, sensor, wang), 409, "device-already-registered", "device_id")
         assert (await ec.api.get(f"/elders/{li}/devices", headers=ec.cw)).json() == []
@@ -155,9 +156,11 @@ async def test_bad_device_and_alarm_input_is_refused_naming_the_field_and_nothin
         assert await tasks(ec) == []
 
         def move(**body: str) -> Any:
-            return ec.api.post(f"/devices/{sensor}/move", headers=ec.cw, json=body)
+            return ec.api.post(f"/devices/{sensor}/move", headers=ec.cw, json={"from_resident_id": elder, **body})
 
         problem(await move(resident_id=elder, moved_on=TODAY.isoformat()), 422, "same-elder", "resident_id")
+        problem(await move(from_resident_id=unknown, resident_id=unknown, moved_on=TODAY.isoformat()), 409,
+                "device-changed", "from_resident_id")  # fmt: skip
         problem(await move(resident_id=unknown, moved_on=TODAY.isoformat()), 422, "elder-not-registered",
                 "resident_id")  # fmt: skip
         await ec.register(unknown)
@@ -166,10 +169,11 @@ async def test_bad_device_and_alarm_input_is_refused_naming_the_field_and_nothin
         problem(await move(resident_id=unknown, moved_on=(TODAY + timedelta(days=2)).isoformat()), 422,
                 "date-out-of-range", "moved_on")  # fmt: skip
         retire = await ec.api.post(f"/devices/{sensor}/retire", headers=ec.cw,
-                                   json={"retired_on": (TODAY - timedelta(days=31)).isoformat(), "reason": "x"})  # fmt: skip
+                                   json={"from_resident_id": elder, "retired_on": (TODAY - timedelta(days=31)).isoformat(),
+                                         "reason": "x"})  # fmt: skip
         problem(retire, 422, "date-out-of-range", "retired_on")
-        assert (await ec.api.post("/devices/nope/retire", headers=ec.cw,
-                                  json={"retired_on": TODAY.isoformat(), "reason": "x"})).status_code == 404  # fmt: skip
+        assert (await ec.api.post("/devices/nope/retire", headers=ec.cw, json={
+            "from_resident_id": elder, "retired_on": TODAY.isoformat(), "reason": "x"})).status_code == 404  # fmt: skip
         shown = (await ec.api.get(f"/devices/{sensor}", headers=ec.cw)).json()
         assert (shown["status"], len(shown["history"]), shown["resident_id"]) == ("installed", 1, elder)
 
@@ -181,14 +185,19 @@ async def test_two_caseworkers_moving_the_same_device_at_once_one_wins(broker: E
         for rid in (first, second, third):
             await ec.register(rid)
         await register_device(ec, sensor, first)
+        # Both read it at the first elder's. Whether the requests interleave or not, the second move must not
+        # silently take the device from the elder the first one gave it to.
         answers = await asyncio.gather(*(ec.api.post(f"/devices/{sensor}/move", headers=ec.cw, json={
-            "resident_id": rid, "moved_on": TODAY.isoformat()}) for rid in (second, third)))  # fmt: skip
+            "from_resident_id": first, "resident_id": rid, "moved_on": TODAY.isoformat()})
+            for rid in (second, third)))  # fmt: skip
         assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+        loser = next(a for a in answers if a.status_code == 409)
+        assert loser.json()["type"].endswith("/device-changed"), loser.text
         shown = (await ec.api.get(f"/devices/{sensor}", headers=ec.cw)).json()
         assert [h["ended_by"] for h in shown["history"]] == ["moved", None], "one move, one history line"
 
-        retire = {"retired_on": TODAY.isoformat(), "reason": "collected"}
-        move = {"resident_id": first, "moved_on": TODAY.isoformat()}
+        retire = {"from_resident_id": shown["resident_id"], "retired_on": TODAY.isoformat(), "reason": "collected"}
+        move = {"from_resident_id": shown["resident_id"], "resident_id": first, "moved_on": TODAY.isoformat()}
         racing = await asyncio.gather(ec.api.post(f"/devices/{sensor}/retire", headers=ec.cw, json=retire),
                                        ec.api.post(f"/devices/{sensor}/retire", headers=ec.cw, json=retire),
                                        ec.api.post(f"/devices/{sensor}/move", headers=ec.cw, json=move))  # fmt: skip
@@ -230,10 +239,11 @@ async def test_a_death_makes_the_devices_due_for_removal_their_alarms_flagged_an
         problem(await register_device(ec, device_id(), elder), 409, "deceased", "resident_id")
 
         given = await ec.api.post(f"/devices/{button}/move", headers=ec.cw,
-                                  json={"resident_id": widow, "moved_on": TODAY.isoformat()})  # fmt: skip
+                                  json={"from_resident_id": elder, "resident_id": widow, "moved_on": TODAY.isoformat()})  # fmt: skip
         assert given.status_code == 200 and given.json()["status"] == "installed", "the widow keeps the button"
         collected = await ec.api.post(f"/devices/{gas}/retire", headers=ec.cw,
-                                      json={"retired_on": TODAY.isoformat(), "reason": "collected after death"})  # fmt: skip
+                                      json={"from_resident_id": elder, "retired_on": TODAY.isoformat(),
+                                            "reason": "collected after death"})  # fmt: skip
         assert collected.status_code == 200
 
         revoked = DeathRevoked(resident_id=elder, registration_id=registration, reason="wrong person",

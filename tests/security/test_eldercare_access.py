@@ -46,8 +46,16 @@ async def test_the_home_and_community_services_authorization_matrix(broker: Embe
                 "/devices",
                 {"device_id": "sec-2", "kind": "door_sensor", "resident_id": elder, "installed_on": "2026-10-02"},
             ),
-            ("POST", f"/devices/{device}/move", {"resident_id": stranger, "moved_on": "2026-10-03"}),
-            ("POST", f"/devices/{device}/retire", {"retired_on": "2026-10-03", "reason": "x"}),
+            (
+                "POST",
+                f"/devices/{device}/move",
+                {"from_resident_id": elder, "resident_id": stranger, "moved_on": "2026-10-03"},
+            ),
+            (
+                "POST",
+                f"/devices/{device}/retire",
+                {"from_resident_id": elder, "retired_on": "2026-10-03", "reason": "x"},
+            ),
         ]
         for method, path, body in writes:
             assert (await ec.api.request(method, path, json=body)).status_code == 401, path
