@@ -40,6 +40,7 @@ from civic.app import startup_heap_frozen
 from civic.config import Settings
 from civic.db import table_of
 from civic.identity import check_character
+from civic.ids import new_id
 from civic.outbox import OutboxRecord
 from services.assistance.main import build_app
 from services.assistance.models import BenefitAmount, Case, Household, HouseholdIncome, HouseholdMember
@@ -146,7 +147,7 @@ async def seed(engine: AsyncEngine, households: int, paid_from: date) -> None:
     for start in range(0, households, SEED_BATCH):
         rows: dict[type, list[dict[str, object]]] = {m: [] for m in tables}
         for h in range(start, min(start + SEED_BATCH, households)):
-            hid, cid = f"h{h:09d}", f"c{h:09d}"
+            hid, cid = new_id(), new_id()  # as the service makes them: time-ordered, in the order of creation
             applicant, spouse = rid(2 * h), rid(2 * h + 1)
             rows[Household].append({"id": hid, "region_code": REGION, "area": "urban",
                                     "applicant_resident_id": applicant, "created_at": now})  # fmt: skip

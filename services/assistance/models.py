@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -10,12 +9,9 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as Column
 
 from civic.db import table_of
+from civic.ids import new_id
 from services.assistance.policy_store import PolicyParameter
 from services.assistance.tables import AssistanceTable
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def now() -> datetime:

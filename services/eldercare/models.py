@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -10,11 +9,8 @@ from sqlalchemy import Index, Table, UniqueConstraint, text
 from sqlmodel import Field as Column
 
 from civic.db import table_of
+from civic.ids import new_id
 from services.eldercare.tables import ElderTable
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def now() -> datetime:

@@ -8,18 +8,14 @@ one grave per plot and per deceased: the second insert fails, whatever the first
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import Field as Column
 
 from civic.db import table_of
+from civic.ids import new_id
 from services.funeral.tables import FuneralTable
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def now() -> datetime:

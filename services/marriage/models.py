@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-
-def _id() -> str:
-    return str(uuid.uuid4())
+from civic.ids import new_id
 
 
 def _now() -> datetime:
@@ -27,7 +24,7 @@ class Marriage(MarriageTable, table=True):
 
     __tablename__ = "marriage"
 
-    id: str = Field(default_factory=_id, primary_key=True)
+    id: str = Field(default_factory=new_id, primary_key=True)
     resident_id: str = Field(index=True, max_length=18)
     name: str = Field(max_length=50)
     spouse_resident_id: str = Field(index=True, max_length=18)
@@ -71,7 +68,7 @@ class Divorce(MarriageTable, table=True):
     __tablename__ = "divorce"
     __table_args__ = (UniqueConstraint("pending_marriage_id"),)
 
-    id: str = Field(default_factory=_id, primary_key=True)
+    id: str = Field(default_factory=new_id, primary_key=True)
     marriage_id: str = Field(index=True, max_length=36)
     # Set while the application is pending, NULL after: at most one pending application per marriage.
     pending_marriage_id: str | None = Field(default=None, max_length=36)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Index, Table, UniqueConstraint
 from sqlmodel import Field
 
+from civic.ids import new_id
 from services.placenames.tables import PlaceTable
-
-
-def _id() -> str:
-    return str(uuid.uuid4())
 
 
 def _now() -> datetime:
@@ -55,7 +51,7 @@ class DivisionAdjustment(PlaceTable, table=True):
 
     __tablename__ = "division_adjustment"
 
-    id: str = Field(default_factory=_id, primary_key=True)
+    id: str = Field(default_factory=new_id, primary_key=True)
     kind: str = Field(max_length=20)
     effective_on: date
     note: str | None = Field(default=None, max_length=500)
@@ -119,7 +115,7 @@ class NamingCase(PlaceTable, table=True):
     # Set to the place's code while the case is open, NULL after: one open case per place, even when racing.
     __table_args__ = (UniqueConstraint("open_for"),)
 
-    id: str = Field(default_factory=_id, primary_key=True)
+    id: str = Field(default_factory=new_id, primary_key=True)
     action: str = Field(max_length=10)
     place_code: str = Field(index=True, max_length=40)
     open_for: str | None = Field(default=None, max_length=40)
@@ -189,7 +185,7 @@ class DoorPlate(PlaceTable, table=True):
     __tablename__ = "door_plate"
     __table_args__ = (UniqueConstraint("road_code", "number", "suffix"),)
 
-    id: str = Field(default_factory=_id, primary_key=True)
+    id: str = Field(default_factory=new_id, primary_key=True)
     road_code: str = Field(index=True, max_length=40)
     number: int
     suffix: str = Field(default="", max_length=10)
