@@ -11,7 +11,8 @@ from sqlalchemy import CheckConstraint, Table, UniqueConstraint, false
 from sqlmodel import Field as Column
 
 from civic.db import table_of
-from services.eldercare.models import new_id, now
+from civic.ids import new_id
+from services.eldercare.models import now
 from services.eldercare.tables import ElderTable
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import Field as Column
 
 from civic.db import table_of
-from services.eldercare.models import new_id, now
+from civic.ids import new_id
+from services.eldercare.models import now
 from services.eldercare.rules import DeviceStatus
 from services.eldercare.tables import ElderTable
 
