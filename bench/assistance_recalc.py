@@ -126,6 +126,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def children_peak_rss_mb() -> float:
+    """The largest peak resident set of the processes this one started and has waited for (Linux: KiB): after
+    the job, its child processes' (the server's tools started before it, initdb and pg_ctl, are far smaller)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def rss_mb() -> float:
     """The resident set now (Linux), so the job's own peak is not hidden behind the seeding's."""
     with open("/proc/self/statm") as statm:
@@ -199,6 +205,7 @@ async def run(
         # The job as the service runs it, inside the app's lifespan: start-up's objects frozen.
         with startup_heap_frozen():
             rss_before, peak, stop = rss_mb(), [0.0], asyncio.Event()
+            children_before = children_peak_rss_mb()
             sampler = asyncio.create_task(sample_rss(peak, stop))
             t0, cpu = time.perf_counter(), CpuClock(server)
             result = await recalculate(service.sessions, service.outbox, CITY, effective, chunk=chunk,
@@ -208,9 +215,12 @@ async def run(
             stop.set()
             await sampler
             assert result.finished and result.changed == households, result
+            children_after = children_peak_rss_mb()
+            in_children = (f"; each of its child processes at most {children_after:.0f} MB"
+                           if children_after > children_before else "")  # fmt: skip
             print(f"  recalculation: {result.examined:,} examined, {result.changed:,} changed in {elapsed:.1f} s → "
                   f"{result.examined / elapsed:,.0f} benefits/s; RSS {rss_before:.0f} MB before the job, at most "
-                  f"{max(peak[0], rss_mb()):.0f} MB during it", flush=True)  # fmt: skip
+                  f"{max(peak[0], rss_mb()):.0f} MB during it{in_children}", flush=True)  # fmt: skip
             print(f"    {cpu_text}", flush=True)
             t0, cpu = time.perf_counter(), CpuClock(server)
             again = await recalculate(service.sessions, service.outbox, CITY, effective, chunk=chunk,
