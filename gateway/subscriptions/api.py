@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from sqlmodel import col, select
 from civic.app import ServiceDep, SessionDep
 from civic.auth import Principal, Role
 from civic.events import Event
+from civic.ids import new_id
 from civic.problems import NotFound, Problem
 from gateway import audit
 from gateway.callers import caller
@@ -103,7 +103,7 @@ async def register_subscription(
         except UnsafeWebhookUrl as exc:
             raise Problem(422, "unsafe-webhook-url", "The webhook URL may not be called", str(exc),
                           field="webhook_url") from exc  # fmt: skip
-    sub_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
+    sub_id, secret = new_id(), secrets.token_urlsafe(32)
     sub = Subscription(
         id=sub_id, department=principal.subject, event_types=json.dumps(sorted(set(body.event_types))),
         filter=json.dumps(body.filter), webhook_url=body.webhook_url.strip() if body.webhook_url else None,

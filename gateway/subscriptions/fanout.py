@@ -5,7 +5,6 @@ runner's transaction (so the inbox makes a redelivered event change nothing). No
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import contracts  # noqa: F401 - fills the event registry
 from civic.bus import Handler, HandlerContext, Handlers
 from civic.events import SPECVERSION, Envelope, Event
+from civic.ids import new_id
 from gateway.subscriptions.tables import Delivery, FeedEntry, Subscription
 
 
@@ -63,7 +63,7 @@ async def deliver_to_subscribers(event: Event, ctx: HandlerContext) -> None:
         await ctx.session.flush()
         if sub.webhook_url:
             assert entry.seq is not None
-            ctx.session.add(Delivery(id=str(uuid.uuid4()), subscription_id=sub.id, seq=entry.seq, state="pending",
+            ctx.session.add(Delivery(id=new_id(), subscription_id=sub.id, seq=entry.seq, state="pending",
                                      next_attempt_at=now))  # fmt: skip
 
 
