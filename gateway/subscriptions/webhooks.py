@@ -78,12 +78,27 @@ class Deliverer:
                 .order_by(col(Delivery.seq)).limit(_BATCH)
             )).all()  # fmt: skip
             for delivery, entry in due:
+                if delivery.attempts >= self.settings.webhook_max_attempts:
+                    # Its last attempt went out but its answer was never recorded: it has had its tries.
+                    delivery.state, delivery.last_error = "failed", "the answer to the last attempt was not recorded"
+                    await session.commit()
+                    continue
+                # The attempt is on record before the request leaves, with its retry already scheduled: whatever
+                # happens after the send (the outcome's commit failing on a busy database, the process killed),
+                # every request a receiver saw is counted and the retry waits its backoff instead of coming at once.
+                delivery.attempts += 1
+                delivery.next_attempt_at = self._retry_at(delivery.attempts)
+                await session.commit()
                 await self._attempt(sub, delivery, entry.payload.encode())
                 await session.commit()
             return len(due)
 
+    def _retry_at(self, attempts: int) -> datetime:
+        backoff = self.settings.webhook_backoff_initial_s * 2 ** (attempts - 1)
+        return datetime.now(UTC) + timedelta(seconds=min(backoff, self.settings.webhook_backoff_max_s))
+
     async def _attempt(self, sub: Subscription, delivery: Delivery, body: bytes) -> None:
-        delivery.attempts += 1
+        """Send one delivery (its attempt already counted) and record the answer."""
         try:
             assert sub.webhook_url is not None
             timestamp = str(int(time.time()))
@@ -106,14 +121,12 @@ class Deliverer:
             delivery.last_status, delivery.last_error, ok = None, f"not signed: {exc}"[:500], False
         except httpx.HTTPError as exc:
             delivery.last_status, delivery.last_error, ok = None, f"{type(exc).__name__}: {exc}"[:500], False
-        now = datetime.now(UTC)
         if ok:
-            delivery.state, delivery.delivered_at = "delivered", now
+            delivery.state, delivery.delivered_at = "delivered", datetime.now(UTC)
         elif delivery.attempts >= self.settings.webhook_max_attempts:
             delivery.state = "failed"
-        else:
-            backoff = self.settings.webhook_backoff_initial_s * 2 ** (delivery.attempts - 1)
-            delivery.next_attempt_at = now + timedelta(seconds=min(backoff, self.settings.webhook_backoff_max_s))
+        else:  # a failure: the retry was scheduled when the attempt was counted
+            delivery.next_attempt_at = self._retry_at(delivery.attempts)
 
 
 @contextlib.asynccontextmanager
