@@ -12,6 +12,7 @@ import httpx
 
 from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
+from civic.clock import china_today
 from civic.config import Settings
 from contracts.marriage import MarriageRegistered
 from services.assistance.main import build_app
@@ -64,7 +65,7 @@ async def _drained(producer: Any) -> bool:
 
 
 def next_month_start() -> date:
-    today = date.today()
+    today = china_today()  # the service's day: on a month's last evening (UTC) China is already in the next
     return date(today.year + (today.month == 12), today.month % 12 + 1, 1)
 
 

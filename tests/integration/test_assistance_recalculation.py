@@ -38,7 +38,7 @@ async def events_of_cases(bootstrap: str, case_ids: set[str]) -> list[tuple[str,
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         seen: list[tuple[str, dict[str, Any]]] = []
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for r in records:

@@ -58,7 +58,7 @@ async def on_topic(bootstrap: str, topic: str, wanted: Any) -> list[dict[str, An
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         seen: list[dict[str, Any]] = []
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for r in records:

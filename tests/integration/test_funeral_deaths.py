@@ -96,7 +96,7 @@ async def published(broker: EmbeddedBroker, people: set[str], topic: str = "civi
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         seen: list[dict[str, Any]] = []
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():

@@ -60,7 +60,7 @@ def settings_for(tmp_path: Path, broker: EmbeddedBroker, url: str, name: str, **
     }
     return GatewaySettings(
         service_name=name, data_dir=tmp_path, dev_issuer=True, kafka_bootstrap=broker.bootstrap,
-        service_urls={"funeral": url}, **(values | changes),
+        service_urls={"funeral": url}, consumers_enabled=False, **(values | changes),
     )  # fmt: skip
 
 
@@ -82,7 +82,7 @@ async def replicas(
             async def started() -> bool:
                 return all(replica.runs > 0 for replica in shared)
 
-            await eventually(started, timeout=10, what="the replicas' first sync at start-up")
+            await eventually(started, what="the replicas' first sync at start-up")
         yield (a, b), shared
 
 
@@ -229,7 +229,7 @@ async def test_old_windows_are_purged_and_the_background_task_hands_counts_on(
         async def handed_on() -> bool:
             return [(client, count) for client, _, count in await rows(settings)] == [("caseworker:cw-bg", 1)]
 
-        await eventually(handed_on, timeout=10, what="the background sync to add the replica's count")
+        await eventually(handed_on, what="the background sync to add the replica's count")
 
 
 async def test_a_citizens_counts_name_them_by_pseudonym_not_resident_id(

@@ -124,7 +124,7 @@ async def events_about(broker: EmbeddedBroker, subject: str) -> list[tuple[str, 
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         found: list[tuple[str, dict[str, Any]]] = []
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for record in records:

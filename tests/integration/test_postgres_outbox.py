@@ -99,7 +99,7 @@ async def _published_seqs(broker: EmbeddedBroker, run: str, expected: int) -> li
     await consumer.start()
     seqs: list[int] = []
     try:
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while len(seqs) < expected:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
