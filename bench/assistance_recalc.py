@@ -166,7 +166,7 @@ async def seed(engine: AsyncEngine, households: int, paid_from: date) -> None:
                                               "monthly_fen": fen})  # fmt: skip
             amount = 2 * 69_000 - sum(incomes)
             rows[Case].append({"id": cid, "benefit": "dibao", "resident_id": applicant, "region_code": REGION,
-                               "household_id": hid, "monthly_amount_fen": amount, "paid_from": paid_from,
+                               "household_id": hid, "paid_from": paid_from,
                                "status": "active", "opened_at": now})  # fmt: skip
             rows[BenefitAmount].append({"case_id": cid, "effective_from": paid_from, "amount_fen": amount,
                                         "cause": "bench"})  # fmt: skip

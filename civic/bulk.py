@@ -107,31 +107,6 @@ async def insert_rows(
     await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})", list(rows))
 
 
-async def set_where(
-    conn: AsyncConnection, table: Table, column: str, key: str, pairs: Sequence[tuple[Any, Any]]
-) -> None:
-    """``UPDATE table SET column = value WHERE key = k`` for each (k, value): one statement on PostgreSQL."""
-    if not pairs:
-        return
-    if conn.dialect.name == "postgresql":
-        driver = await _driver(conn)
-        key_type, value_type = (table.c[c].type.compile(conn.dialect) for c in (key, column))
-        # The keys' range as well: without it the planner merge-joined the keys with a walk of the key's index
-        # from its start, so each chunk of a batch read every row before it (quadratic over a table).
-        sql = (
-            f"UPDATE {table.name} SET {column} = v.value FROM unnest($1::{key_type}[], $2::{value_type}[])"
-            f" AS v(key, value) WHERE {table.name}.{key} = v.key"
-            f" AND {table.name}.{key} >= (SELECT min(k) FROM unnest($1::{key_type}[]) AS k)"
-            f" AND {table.name}.{key} <= (SELECT max(k) FROM unnest($1::{key_type}[]) AS k)"
-        )
-        try:
-            await driver.execute(sql, [k for k, _ in pairs], [v for _, v in pairs])
-        except Exception as exc:
-            raise DBAPIError(sql, None, exc) from exc
-        return
-    await conn.exec_driver_sql(f"UPDATE {table.name} SET {column} = ? WHERE {key} = ?", [(v, k) for k, v in pairs])
-
-
 class EventTemplate:
     """The JSON of events of ``kind`` that differ only in some string fields (``varying``): written once by the
     contract's own serialiser, with stand-ins there, and filled per event by text replacement: a million events

@@ -121,7 +121,6 @@ async def approve_application(
         application_id=application.id,
         setting=application.setting,
         child_category=application.child_category,
-        monthly_amount_fen=amount,
         paid_from=body.paid_from,
     )
     session.add(case)

@@ -46,6 +46,10 @@ async def visible_case(session: AsyncSession, case_id: str, viewer: Principal) -
     raise NotFound("case")
 
 
+async def case_public(session: AsyncSession, case: Case, viewer: Principal) -> CasePublic:
+    return CasePublic.of(case, await lifecycle.latest_amount(session, case.id), viewer)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def open_case(body: CaseCreate, session: SessionDep, outbox: OutboxDep, user: Caseworker) -> CasePublic:
     """A case decided outside this service's application flow (e.g. migrated from the old system)."""
@@ -57,7 +61,7 @@ async def open_case(body: CaseCreate, session: SessionDep, outbox: OutboxDep, us
                        field="resident_id")  # fmt: skip
     amount = to_fen(body.monthly_amount)
     case = Case(benefit=body.benefit, resident_id=body.resident_id, region_code=body.region_code,
-                monthly_amount_fen=amount, paid_from=body.paid_from)  # fmt: skip
+                paid_from=body.paid_from)  # fmt: skip
     session.add(case)
     await session.flush()
     session.add(BenefitAmount(case_id=case.id, effective_from=body.paid_from, amount_fen=amount, cause="opened"))
@@ -67,12 +71,12 @@ async def open_case(body: CaseCreate, session: SessionDep, outbox: OutboxDep, us
                                          region_code=case.region_code, monthly_amount=body.monthly_amount,
                                          paid_from=case.paid_from))  # fmt: skip
     await session.commit()
-    return CasePublic.of(case, user)
+    return CasePublic.of(case, amount, user)
 
 
 @router.get("/{case_id}")
 async def read_case(case_id: str, session: SessionDep, user: CurrentUser) -> CasePublic:
-    return CasePublic.of(await visible_case(session, case_id, user), user)
+    return await case_public(session, await visible_case(session, case_id, user), user)
 
 
 @router.get("/{case_id}/history")
@@ -98,7 +102,7 @@ async def suspend_case(
     case = await visible_case(session, case_id, user)
     await lifecycle.suspend(session, outbox, case, body.effective_from, body.reason, user.subject)
     await session.commit()
-    return CasePublic.of(case, user)
+    return await case_public(session, case, user)
 
 
 @router.post("/{case_id}/reinstate")
@@ -111,7 +115,7 @@ async def reinstate_case(
         raise Conflict("not-suspended", "Only a suspended benefit is reinstated", f"the case is {case.status}")
     await lifecycle.reinstate(session, outbox, case, body.reason, user.subject)
     await session.commit()
-    return CasePublic.of(case, user)
+    return await case_public(session, case, user)
 
 
 @router.post("/{case_id}/terminate")
@@ -124,7 +128,7 @@ async def terminate_case(
     await lifecycle.refuse_paid_month(session, case, body.effective_from, "termination")
     await lifecycle.end(session, outbox, case, body.effective_from, body.reason, user.subject)
     await session.commit()
-    return CasePublic.of(case, user)
+    return await case_public(session, case, user)
 
 
 @router.post("/{case_id}/amount")
@@ -137,7 +141,7 @@ async def change_amount(
     await lifecycle.set_amount(session, outbox, case, body.effective_from, to_fen(body.monthly_amount),
                                reason=body.reason, actor=user.subject, cause="correction")  # fmt: skip
     await session.commit()
-    return CasePublic.of(case, user)
+    return await case_public(session, case, user)
 
 
 @router.post("/{case_id}/review")
@@ -151,7 +155,7 @@ async def review_case(
     await lifecycle.refuse_paid_month(session, case, body.effective_from, "a review")
     await apply_review(session, outbox, case, body.effective_from, body.reason, user.subject)
     await session.commit()
-    return CasePublic.of(case, user)
+    return await case_public(session, case, user)
 
 
 async def apply_review(
@@ -176,5 +180,6 @@ async def apply_review(
     case.status = CaseStatus.GRACE
     case.grace_until = rules.add_months(effective_from, int(grace.value) - 1)
     session.add(case)
-    lifecycle.history(session, case, "grace", f"{why}; 渐退: paid {from_fen(case.monthly_amount_fen)} until "
-                      f"{case.grace_until:%Y-%m}, then ended", actor, effective_from=effective_from)  # fmt: skip
+    paid = from_fen(await lifecycle.latest_amount(session, case.id))
+    lifecycle.history(session, case, "grace", f"{why}; 渐退: paid {paid} until {case.grace_until:%Y-%m}, then ended",
+                      actor, effective_from=effective_from)  # fmt: skip

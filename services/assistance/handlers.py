@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.bus import HandlerContext, Handlers
 from civic.money import from_fen, to_fen
@@ -41,8 +42,9 @@ from services.assistance.policy_store import current_policy
 ACTOR = "assistance (automatic)"
 
 
-def stopped(case: Case) -> StoppedBenefit:
-    return StoppedBenefit(case_id=case.id, benefit=case.benefit, monthly_amount=from_fen(case.monthly_amount_fen))
+async def stopped(session: AsyncSession, case: Case) -> StoppedBenefit:
+    amount = await lifecycle.latest_amount(session, case.id)
+    return StoppedBenefit(case_id=case.id, benefit=case.benefit, monthly_amount=from_fen(amount))
 
 
 async def stop_benefits_of_deceased(event: DeathRegistered, ctx: HandlerContext) -> None:
@@ -93,7 +95,7 @@ async def stop_benefits_of_deceased(event: DeathRegistered, ctx: HandlerContext)
             resident_id=event.resident_id,
             death_registration_id=event.registration_id,
             stopped_from=stopped_from,
-            cases=[stopped(c) for c in ended],
+            cases=[await stopped(session, c) for c in ended],
         )
     )
 
@@ -136,7 +138,7 @@ async def reinstate_benefits_of_revoked_death(event: DeathRevoked, ctx: HandlerC
         BenefitsOfDeceasedReinstated(
             resident_id=event.resident_id,
             death_registration_id=event.registration_id,
-            cases=[stopped(c) for c in reinstated],
+            cases=[await stopped(session, c) for c in reinstated],
             back_pay=from_fen(back_pay),
         )
     )

@@ -62,17 +62,15 @@ class Standing(NamedTuple):
 
     in_force: int | None  # the amount of the entry in force on the date (fen)
     in_force_from: date | None  # that entry's date
-    last_entry: date | None  # the latest entry's date, whether before or after
     last_paid: date | None  # the latest month paid
 
     @classmethod
     def of(cls, entries: list[tuple[date, int]], last_paid: date | None, on: date) -> Standing:
         """From the case's schedule entries in date order."""
         in_force = rules.entry_in_force(entries, on)
-        last_entry = entries[-1][0] if entries else None
         if in_force is None:
-            return cls(None, None, last_entry, last_paid)
-        return cls(in_force[1], in_force[0], last_entry, last_paid)
+            return cls(None, None, last_paid)
+        return cls(in_force[1], in_force[0], last_paid)
 
 
 @dataclass
@@ -146,18 +144,16 @@ def plan_chunk(
     for case, where, amount, reason in found:
         start, previous = effective_from, where.in_force
         entry_exists = where.in_force_from == effective_from
-        latest = where.last_entry is None or where.last_entry <= effective_from
         if case.id in late_cuts:
             entries = schedules.get(case.id, [])
             start = rules.first_day_of_next_month(where.last_paid or effective_from)  # never back into a paid month
             previous = rules.amount_in_force(entries, start)
             if previous == amount:
                 continue
-            entry_exists, latest = any(e == start for e, _ in entries), all(e <= start for e, _ in entries)
+            entry_exists = any(e == start for e, _ in entries)
         change = lifecycle.AmountChange(
             case=lifecycle.CaseRef(case.id, case.resident_id, case.benefit, case.household_id),
-            effective_from=start, amount_fen=amount, previous=previous, entry_exists=entry_exists, latest=latest,
-            reason=reason,
+            effective_from=start, amount_fen=amount, previous=previous, entry_exists=entry_exists, reason=reason,
         )  # fmt: skip
         changes.append(change)
         if where.last_paid is not None and where.last_paid >= start:

@@ -212,7 +212,8 @@ class CasePublic(BaseModel):
     stop_reason: str | None
 
     @staticmethod
-    def of(case: Case, viewer: Principal | None = None) -> CasePublic:
+    def of(case: Case, monthly_amount_fen: int, viewer: Principal | None = None) -> CasePublic:
+        """``monthly_amount_fen``: the latest amount scheduled (``lifecycle.latest_amount``)."""
         return CasePublic(
             id=case.id,
             benefit=case.benefit,
@@ -220,7 +221,7 @@ class CasePublic(BaseModel):
             region_code=case.region_code,
             household_id=case.household_id,
             application_id=case.application_id,
-            monthly_amount=from_fen(case.monthly_amount_fen),
+            monthly_amount=from_fen(monthly_amount_fen),
             paid_from=case.paid_from,
             status=case.status,
             suspended_from=case.suspended_from,

@@ -21,7 +21,7 @@ from civic import db, migrations
 from civic.db import table_of
 from civic.money import to_fen
 from civic.outbox import OutboxRecord
-from services.assistance import facts, rules
+from services.assistance import facts, lifecycle, rules
 from services.assistance.main import build_app
 from services.assistance.models import (
     BenefitAmount,
@@ -80,7 +80,7 @@ async def seeded(sessions, outbox_free_region: str) -> list[str]:  # type: ignor
                 session.add(HouseholdAsset(household_id=hid, resident_id=people[i], kind="savings", value_fen=fen))
             await session.flush()
             session.add(Case(id=cid, benefit=benefit, resident_id=people[0], region_code=region, household_id=hid,
-                             setting="dispersed" if benefit == "tekun" else None, monthly_amount_fen=amount,
+                             setting="dispersed" if benefit == "tekun" else None,
                              paid_from=date(2026, 1, 1), status="active"))  # fmt: skip
             await session.flush()
             session.add(BenefitAmount(case_id=cid, effective_from=date(2026, 1, 1), amount_fen=amount, cause="seed"))
@@ -159,7 +159,7 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
                         (await session.exec(select(BenefitAmount))).scalars()]  # fmt: skip
             changes = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
             events = await benefit_changed_events(session)
-            amounts_now = {c.id: c.monthly_amount_fen for c in (await session.exec(select(Case))).scalars()}
+            amounts_now = {cid: await lifecycle.latest_amount(session, cid) for cid in ids}  # as the case shows it
 
         def entries(cid: str) -> list[tuple[date, int]]:
             return [(on, fen) for c, on, fen in schedule if c == cid]

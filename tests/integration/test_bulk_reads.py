@@ -20,7 +20,7 @@ async def test_the_batch_reads_rows_are_those_sqlalchemy_gives(tmp_path: Path) -
         async with service.engine.connect() as conn:
             wanted = bulk.list_param(conn, [*ids[2:7], "no such case"])
             statements = [
-                select(c.id, c.benefit, c.monthly_amount_fen, c.paid_from, c.setting, c.child_category)
+                select(c.id, c.benefit, c.resident_id, c.paid_from, c.setting, c.child_category)
                 .where(bulk.one_of(conn, c.id, wanted), bulk.one_of(conn, c.id, wanted), c.status == "active")
                 .order_by(c.id),
                 select(a.case_id, a.effective_from, a.amount_fen)
