@@ -135,8 +135,14 @@ async def terminate_case(
 async def change_amount(
     case_id: str, body: AmountChange, session: SessionDep, outbox: OutboxDep, user: Caseworker
 ) -> CasePublic:
-    """A caseworker's correction of the amount from a month not yet paid."""
+    """A caseworker's correction of the amount from a month not yet paid, from the amount they read."""
     case = await visible_case(session, case_id, user)
+    await lifecycle.hold(session, case)
+    now = await lifecycle.latest_amount(session, case.id)
+    if now != to_fen(body.previous_amount):
+        raise Conflict("amount-changed", "The amount was changed meanwhile",
+                       f"it is now {from_fen(now)}, not {body.previous_amount}: read the case again",
+                       field="previous_amount")  # fmt: skip
     await lifecycle.refuse_paid_month(session, case, body.effective_from, "an amount change")
     await lifecycle.set_amount(session, outbox, case, body.effective_from, to_fen(body.monthly_amount),
                                reason=body.reason, actor=user.subject, cause="correction")  # fmt: skip

@@ -53,6 +53,14 @@ async def schedule(session: AsyncSession, case_id: str) -> list[tuple[date, int]
     return [(r.effective_from, r.amount_fen) for r in rows.all()]
 
 
+async def hold(session: AsyncSession, case: Case) -> None:
+    """Take ``case`` for this transaction before reading what a change of it depends on: on PostgreSQL its row is
+    locked (another change of it waits for this transaction's end, then reads what it wrote); on SQLite the
+    database's write lock is taken (reads after it see every commit before it, and no other can commit)."""
+    cases = table_of(Case)
+    await session.exec(update(cases).where(cases.c.id == case.id).values(status=cases.c.status))
+
+
 async def latest_amount(session: AsyncSession, case_id: str) -> int:
     """The case's monthly amount once every change scheduled is in force: its latest schedule entry's (fen).
     Read from the schedule, not kept on the case: a recalculation then writes each case's new entry and history

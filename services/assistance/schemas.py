@@ -240,8 +240,11 @@ class EffectiveChange(Strict):
 
 class AmountChange(EffectiveChange):
     monthly_amount: Yuan
+    # The case's amount as the caseworker read it (the case's ``monthly_amount``): a correction made from a reading
+    # another change has overtaken is refused, not written over that change.
+    previous_amount: Yuan
 
-    @field_validator("monthly_amount")
+    @field_validator("monthly_amount", "previous_amount")
     @classmethod
     def not_negative(cls, value: Yuan) -> Yuan:
         if value < 0:

@@ -4,6 +4,7 @@ recalculates the household; its revocation restores everything with back-pay per
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -86,7 +87,8 @@ async def test_application_to_payment_with_explanation_and_roles(broker: Embedde
         negative = await api.post("/households", json=household_body([resident_id()], "-1"), headers=cw)
         assert negative.status_code == 422 and negative.json()["field"] == "incomes.0.monthly_amount"
         paid = await api.post(f"/cases/{case_id}/amount", headers=cw,
-                              json={"effective_from": "2026-01-01", "monthly_amount": "900.00", "reason": "typo"})  # fmt: skip
+                              json={"effective_from": "2026-01-01", "monthly_amount": "900.00", "previous_amount": "870.00",
+                                    "reason": "typo"})  # fmt: skip
         assert paid.status_code == 409 and paid.json()["field"] == "effective_from"
         assert (await api.get(f"/cases/{case_id}", headers=cw)).json()["monthly_amount"] == "870.00"
 
@@ -183,3 +185,41 @@ async def test_death_stops_and_recalculates_and_revocation_restores_with_back_pa
         ]
         members = (await api.get(f"/households/{household_id}", headers=cw)).json()["members"]
         assert [m["died_on"] for m in members] == [None, None, None]
+
+
+async def test_an_amount_correction_from_a_stale_reading_is_refused_not_written_over_another(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Two caseworkers read the case at 870.00 and each corrects it: the second correction, made from a reading
+    the first has overtaken, is refused naming the field — one after the other, and at the same moment."""
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    cw = as_(CASEWORKER, settings)
+    ids = [resident_id(date(1980, 1, 2)), resident_id(date(1982, 3, 4), female=True), resident_id(date(2012, 5, 6))]
+    async with serving(build_app(settings)) as api:
+        _, case_id = await approved_household(api, cw, ids)
+        read = (await api.get(f"/cases/{case_id}", headers=cw)).json()["monthly_amount"]
+        assert read == "870.00"
+
+        def correction(amount: str, seen: str = read) -> dict[str, str]:
+            return {"effective_from": "2026-03-01", "monthly_amount": amount, "previous_amount": seen,
+                    "reason": "income corrected"}  # fmt: skip
+
+        first = await api.post(f"/cases/{case_id}/amount", json=correction("900.00"), headers=cw)
+        assert first.status_code == 200 and first.json()["monthly_amount"] == "900.00", first.text
+        stale = await api.post(f"/cases/{case_id}/amount", json=correction("950.00"), headers=cw)
+        assert stale.status_code == 409 and stale.headers["content-type"] == "application/problem+json"
+        assert stale.json()["type"].endswith("/amount-changed") and stale.json()["field"] == "previous_amount"
+        assert "900.00" in stale.json()["detail"], "it says what the amount is now"
+
+        # At the same moment, from the same reading: one is written, the other refused.
+        both = await asyncio.gather(*(api.post(f"/cases/{case_id}/amount", json=correction(a, "900.00"), headers=cw)
+                                      for a in ("910.00", "920.00")))  # fmt: skip
+        assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+        [won] = [r.json()["monthly_amount"] for r in both if r.status_code == 200]
+        assert (await api.get(f"/cases/{case_id}", headers=cw)).json()["monthly_amount"] == won
+        history = (await api.get(f"/cases/{case_id}/history", headers=cw)).json()
+        assert [h["amount"] for h in history if h["kind"] == "amount changed"] == ["900.00", won]
+
+        missing = await api.post(f"/cases/{case_id}/amount", headers=cw,
+                                 json={"effective_from": "2026-03-01", "monthly_amount": "1.00", "reason": "x"})  # fmt: skip
+        assert missing.status_code == 422 and missing.json()["field"] == "previous_amount"
