@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import httpx
 
 from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
-from civic.clock import china_today
+from civic.clock import CHINA, china_today
 from civic.identity import mask
 from contracts.funeral import DeathRevoked
 from tests.conftest import eventually
@@ -32,7 +32,8 @@ def device_id() -> str:
 
 
 def days_ago(n: int) -> datetime:
-    return datetime.now(UTC) - timedelta(days=n)
+    """Noon in China ``n`` days before ``TODAY``: on the day meant, even if China's midnight passes during the run."""
+    return datetime.combine(TODAY - timedelta(days=n), time(12), tzinfo=CHINA)
 
 
 def platform(ec: Eldercare) -> dict[str, str]:
@@ -68,6 +69,7 @@ async def test_a_device_registered_moved_and_retired_sends_each_alarm_to_the_eld
     wang, li = resident_id(date(1939, 4, 4), female=True), resident_id(date(1941, 9, 9))
     sensor = device_id()
     async with eldercare(broker, tmp_path) as ec:
+        ec.clock.today = TODAY  # the service's day stays the module's, even past China's midnight
         await ec.register(wang, community="鲸园街道戚家庄社区", address="戚家庄12号")
         await ec.register(li, community="竹岛街道海埠社区")
         registered = await register_device(ec, sensor, wang, address="戚家庄12号 卫生间")
@@ -134,6 +136,7 @@ async def test_bad_device_and_alarm_input_is_refused_naming_the_field_and_nothin
     elder, unknown = resident_id(date(1940, 1, 1)), resident_id(date(1942, 2, 2))
     sensor = device_id()
     async with eldercare(broker, tmp_path) as ec:
+        ec.clock.today = TODAY  # the service's day stays the module's, even past China's midnight
         await ec.register(elder)
         wrong_check = elder[:-1] + ("0" if elder[-1] != "0" else "1")
         problem(await register_device(ec, sensor, wrong_check), 422, "validation-error", "resident_id")
@@ -182,6 +185,7 @@ async def test_two_caseworkers_moving_the_same_device_at_once_one_wins(broker: E
     first, second, third = (resident_id(date(1938 + i, 1, 1)) for i in range(3))
     sensor = device_id()
     async with eldercare(broker, tmp_path) as ec:
+        ec.clock.today = TODAY  # the service's day stays the module's, even past China's midnight
         for rid in (first, second, third):
             await ec.register(rid)
         await register_device(ec, sensor, first)
@@ -213,6 +217,7 @@ async def test_a_death_makes_the_devices_due_for_removal_their_alarms_flagged_an
     elder, widow = resident_id(date(1936, 3, 3)), resident_id(date(1939, 5, 5), female=True)
     smoke, button, gas = device_id(), device_id(), device_id()
     async with eldercare(broker, tmp_path) as ec:
+        ec.clock.today = TODAY  # the service's day stays the module's, even past China's midnight
         await ec.register(elder, community="鲸园街道戚家庄社区")
         await ec.register(widow, community="鲸园街道戚家庄社区")
         for device, kind in ((smoke, "smoke_detector"), (button, "emergency_button"), (gas, "gas_detector")):
