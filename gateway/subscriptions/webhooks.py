@@ -125,7 +125,7 @@ class Deliverer:
             delivery.state, delivery.delivered_at = "delivered", datetime.now(UTC)
         elif delivery.attempts >= self.settings.webhook_max_attempts:
             delivery.state = "failed"
-        else:  # a failure: the retry was scheduled when the attempt was counted
+        else:  # a failure: its backoff counts from now, not from the send (a timeout may outlast the backoff)
             delivery.next_attempt_at = self._retry_at(delivery.attempts)
 
 

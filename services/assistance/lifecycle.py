@@ -166,7 +166,8 @@ ChangedTemplates = dict[tuple[str, int | None, int, date, str], bulk.EventTempla
 
 async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[AmountChange], *, actor: str,
                       cause: str, templates: ChangedTemplates | None = None) -> None:  # fmt: skip
-    """``set_amount`` for many cases at once, with the same effects (schedule, history, one BenefitChanged each) written as a few bulk statements (COPY on PostgreSQL): the recalculation of a million benefits cannot
+    """``set_amount`` for many cases at once, with the same effects (schedule, history, one BenefitChanged each)
+    written as a few bulk statements (COPY on PostgreSQL): the recalculation of a million benefits cannot
     afford ORM objects and a round of queries per case. Written on the session's connection, past the ORM: the
     caller holds no ``Case`` of these ids. ``templates`` may carry the events' templates from one call to the
     next (a batch job's chunks).
