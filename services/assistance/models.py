@@ -142,13 +142,11 @@ class BenefitAmount(AssistanceTable, table=True):
     """The amount schedule of a case: a month pays the entry with the latest ``effective_from`` on or before it."""
 
     __tablename__ = "benefit_amount"
-    __table_args__ = (UniqueConstraint("case_id", "effective_from"),)
 
-    id: int | None = Column(default=None, primary_key=True)
-    # No foreign key (migration 0007: it cost a query per row), like the history's; looked up by the unique
-    # (case_id, effective_from).
-    case_id: str
-    effective_from: date
+    # Keyed by case and date (migration 0010: a surrogate id was a second index entry for each of a
+    # recalculation's million rows). No foreign key (migration 0007: it cost a query per row), like the history's.
+    case_id: str = Column(primary_key=True)
+    effective_from: date = Column(primary_key=True)
     amount_fen: int
     cause: str = Column(default="", max_length=100)  # a death registration id, a policy change, a review ...
 
