@@ -160,8 +160,10 @@ class AmountChange(NamedTuple):
 
 
 # What differs between the BenefitChanged events of equal amounts: whose case they are.
-CHANGED_VARYING = ("resident_id", "case_id", "household_id")
-ChangedTemplates = dict[tuple[str, int | None, int, date, str], bulk.EventTemplate]
+# A recalculation's events differ in whose case they are, and in the amounts and reason per distinct means: one
+# template per benefit and date (a serialisation), filled per distinct amounts (a few joins), then per case.
+CHANGED_VARYING = ("resident_id", "case_id", "household_id", "previous_amount", "monthly_amount", "reason")
+ChangedTemplates = dict[tuple[str, date] | tuple[str, int | None, int, date, str], bulk.EventTemplate]
 
 
 async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[AmountChange], *, actor: str,
@@ -189,19 +191,21 @@ async def set_amounts(session: AsyncSession, outbox: Outbox, changes: list[Amoun
     await bulk.insert_rows(conn, changes_table, ("case_id", "at", "kind", "effective_from", "amount_fen", "reason", "actor"),
                            [(c.case.id, at, "amount changed", c.effective_from, c.amount_fen, c.reason[:500], actor)
                             for c in changes])  # fmt: skip
-    # The events differ mostly in whose case they are: one template per distinct amounts and reason, written by
-    # the contract's serialiser, filled with each case's ids. Built without validation: every value is a stored,
-    # once-validated field or an amount from from_fen.
+    # Built without validation: every value is a stored, once-validated field or an amount from from_fen.
     templates = {} if templates is None else templates
     events = []
     for c in changes:
         key = (c.case.benefit, c.previous, c.amount_fen, c.effective_from, c.reason)
         template = templates.get(key)
         if template is None:
-            template = templates[key] = bulk.EventTemplate(BenefitChanged, {
-                "benefit": c.case.benefit, "previous_amount": from_fen(c.previous or 0),
-                "monthly_amount": from_fen(c.amount_fen), "effective_from": c.effective_from, "reason": c.reason,
-            }, CHANGED_VARYING)  # fmt: skip
+            base = templates.get((c.case.benefit, c.effective_from))
+            if base is None:
+                base = templates[c.case.benefit, c.effective_from] = bulk.EventTemplate(
+                    BenefitChanged, {"benefit": c.case.benefit, "effective_from": c.effective_from}, CHANGED_VARYING
+                )
+            template = templates[key] = base.partial(
+                previous_amount=from_fen(c.previous or 0), monthly_amount=from_fen(c.amount_fen), reason=c.reason
+            )
         events.append((BenefitChanged, outbox.key_of(BenefitChanged, c.case.resident_id),
                        template.json(c.case.resident_id, c.case.id, c.case.household_id)))  # fmt: skip
     await outbox.add_serialized(session, events)

@@ -69,18 +69,42 @@ def test_an_event_built_without_validation_is_the_validated_event() -> None:
 
 
 @pytest.mark.parametrize(
-    ("case_id", "household_id"),
-    [("c-other", None), ("c-2", "h-2"), ('c "quoted" \\ back', "户\n\t\u0001\u2028 /"), ("", "")],
+    ("case_id", "household_id", "previous", "amount", "reason"),
+    [
+        ("c-other", None, 0, 70_001, "new standard"),
+        ("c-2", "h-2", 69_000, 5, "低保 = (750 − 400) × 2"),
+        ('c "quoted" \\ back', "户\n\t\u0001\u2028 /", 123_456_789, 100, 'a "quoted" \\ reason\n'),
+        ("", "", -5, 0, ""),
+    ],
 )
-def test_a_template_filled_with_a_case_s_ids_is_that_case_s_event(case_id: str, household_id: str | None) -> None:
-    """The recalculation serialises one event per distinct amounts and fills it with each case's ids."""
+def test_a_template_filled_with_a_case_s_fields_is_that_case_s_event(
+    case_id: str, household_id: str | None, previous: int, amount: int, reason: str
+) -> None:
+    """The recalculation serialises one event per benefit and date, fills it with each distinct amounts and
+    reason (``partial``), and that with each case's ids; filled at once, it is the same event."""
     fixed = {k: v for k, v in dict(changed(1)).items() if k not in CHANGED_VARYING}
     template = EventTemplate(BenefitChanged, fixed, CHANGED_VARYING)
     other = BenefitChanged(**{**dict(changed(1)), "resident_id": resident_id(), "case_id": case_id,
-                              "household_id": household_id})  # fmt: skip
-    filled = template.json(other.resident_id, case_id, household_id)
-    assert filled == other.model_dump_json().encode()
-    assert BenefitChanged.model_validate_json(filled) == other
+                              "household_id": household_id, "previous_amount": from_fen(previous),
+                              "monthly_amount": from_fen(amount), "reason": reason})  # fmt: skip
+    amounts = template.partial(previous_amount=from_fen(previous), monthly_amount=from_fen(amount), reason=reason)
+    ids = template.partial(resident_id=other.resident_id, household_id=household_id)  # fields around the others
+    for filled in (
+        template.json(other.resident_id, case_id, household_id, from_fen(previous), from_fen(amount), reason),
+        amounts.json(other.resident_id, case_id, household_id),
+        ids.json(case_id, from_fen(previous), from_fen(amount), reason),
+    ):
+        assert filled == other.model_dump_json().encode()
+        assert BenefitChanged.model_validate_json(filled) == other
+
+
+def test_a_template_refuses_a_varying_field_it_cannot_write_as_a_string() -> None:
+    fixed = {k: v for k, v in dict(changed(1)).items() if k != "effective_from"}
+    with pytest.raises(TypeError, match="strings and decimal amounts"):
+        EventTemplate(BenefitChanged, fixed, ["effective_from"])
+    template = EventTemplate(BenefitChanged, {k: v for k, v in dict(changed(1)).items() if k != "reason"}, ["reason"])
+    with pytest.raises(ValueError, match="benefit"):
+        template.partial(benefit="tekun")
 
 
 def test_serialised_rows_key_a_person_s_event_by_pseudonym(tmp_path: Path) -> None:
