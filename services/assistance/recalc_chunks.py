@@ -34,9 +34,11 @@ from services.assistance.reassessment import (
 )
 
 ACTOR = "recalculation job"
-# Cases per transaction: a chunk's reads and writes are a dozen statements whatever its size, and its memory a few
-# MB; the cursor commits with each chunk, so an interruption loses at most this many cases' work.
-CHUNK = 5000
+# Cases per transaction: a chunk's reads and writes are a dozen statements whatever its size (each planned, the
+# means query for ~10 ms, and compiled), and its memory a few MB; the cursor commits with each chunk, so an
+# interruption loses at most this many cases' work. At a million on PostgreSQL, side by side from one seeded copy:
+# 5,000 a chunk 61.2 / 58.7 s, 10,000 54.2 / 56.4 s, 20,000 60.2 / 51.6 s with ~70 MB more at its peak.
+CHUNK = 10_000
 # Chunks written at once on PostgreSQL, each in its own transaction, committed in order: while one waits for
 # the database, the job's Python assesses and encodes the next (with one, it waited on each chunk's writes).
 WRITES_IN_FLIGHT = 2
