@@ -1,5 +1,5 @@
 """Bulk statements for batch jobs that write hundreds of thousands of rows (the assistance recalculation): many
-rows in one statement (COPY on PostgreSQL), an update of many rows by key, ``IN`` a long list as one parameter,
+rows in one statement (COPY on PostgreSQL), ``IN`` a long list as one parameter, reads past SQLAlchemy's rows,
 and events that differ only in a few fields serialised once (``EventTemplate``).
 
 SQLAlchemy's executemany and expanding ``IN`` process each row's or value's parameters in Python: at a million
