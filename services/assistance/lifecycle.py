@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
@@ -138,13 +138,18 @@ async def set_amount(
     return True
 
 
-class CaseRef(NamedTuple):
-    """What an amount change needs of its case (a row read by the batch, not an ORM object)."""
+class CaseRef(Protocol):
+    """What an amount change needs of its case: the batch's row of it (``reassessment.CaseRow``), as read, not an
+    ORM object nor a copy made per case."""
 
-    id: str
-    resident_id: str
-    benefit: str
-    household_id: str | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def resident_id(self) -> str: ...
+    @property
+    def benefit(self) -> str: ...
+    @property
+    def household_id(self) -> str | None: ...
 
 
 class AmountChange(NamedTuple):
@@ -159,7 +164,6 @@ class AmountChange(NamedTuple):
     reason: str
 
 
-# What differs between the BenefitChanged events of equal amounts: whose case they are.
 # A recalculation's events differ in whose case they are, and in the amounts and reason per distinct means: one
 # template per benefit and date (a serialisation), filled per distinct amounts (a few joins), then per case.
 CHANGED_VARYING = ("resident_id", "case_id", "household_id", "previous_amount", "monthly_amount", "reason")

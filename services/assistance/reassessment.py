@@ -151,10 +151,8 @@ def plan_chunk(
             if previous == amount:
                 continue
             entry_exists = any(e == start for e, _ in entries)
-        change = lifecycle.AmountChange(
-            case=lifecycle.CaseRef(case.id, case.resident_id, case.benefit, case.household_id),
-            effective_from=start, amount_fen=amount, previous=previous, entry_exists=entry_exists, reason=reason,
-        )  # fmt: skip
+        change = lifecycle.AmountChange(case=case, effective_from=start, amount_fen=amount, previous=previous,
+                                        entry_exists=entry_exists, reason=reason)  # fmt: skip
         changes.append(change)
         if where.last_paid is not None and where.last_paid >= start:
             back_pay.append(change)  # a rise reaching months already paid
