@@ -141,7 +141,13 @@ class EventTemplate:
             parts.append(text[begin:start])
             begin = start + len(quoted[i])
         parts.append(text[begin:])
-        self._names, self._encoders = tuple(varying), tuple(encoders)
+        self._hold(varying, encoders, order, parts)
+
+    def _hold(self, names: Sequence[str], encoders: Sequence[Callable[[Any], str]], order: Sequence[int],
+              parts: Sequence[str]) -> None:  # fmt: skip
+        """Keep a template's varying fields (names and encoders, in ``varying``'s order), the order they appear in
+        the text, and the text around them."""
+        self._names, self._encoders = tuple(names), tuple(encoders)
         self._order, self._parts = tuple(order), tuple(parts)
 
     def json(self, *values: Any) -> bytes:
@@ -169,9 +175,7 @@ class EventTemplate:
                 order.append(renumbered[i])
                 parts.append(self._parts[n + 1])
         filled = object.__new__(EventTemplate)
-        filled._names = tuple(self._names[i] for i in rest)
-        filled._encoders = tuple(self._encoders[i] for i in rest)
-        filled._order, filled._parts = tuple(order), tuple(parts)
+        filled._hold([self._names[i] for i in rest], [self._encoders[i] for i in rest], order, parts)
         return filled
 
 
