@@ -229,7 +229,8 @@ class Visit(AssistanceTable, table=True):
 
 
 class RecalculationJob(AssistanceTable, table=True):
-    """A batch recalculation after a new standard; ``cursor`` makes it resumable, amounts make it idempotent."""
+    """A batch recalculation after a new standard; ``cursor`` (the last household done) makes it resumable,
+    amounts make it idempotent."""
 
     __tablename__ = "recalculation_job"
 
@@ -245,7 +246,8 @@ class RecalculationJob(AssistanceTable, table=True):
 
 class RecalculationShard(AssistanceTable, table=True):
     """One of the disjoint ranges of cases a large recalculation works in processes side by side (PostgreSQL):
-    the cases after ``after`` up to ``through`` ("": to the last), resumable by its own ``cursor``. The ranges
+    the cases of the households after ``after`` up to ``through`` ("": to the last), resumable by its own
+    ``cursor`` (the last household done). The ranges
     are fixed when the job starts, so a resumed job works the same ranges whatever its settings are then."""
 
     __tablename__ = "recalculation_shard"

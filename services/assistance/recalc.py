@@ -1,10 +1,10 @@
 """Recalculation after a new standard: a resumable batch job over the open benefits it affects, and the schedule
 that runs it on the standard's effective date.
 
-The chunk loop is ``recalc_chunks``; a large job on PostgreSQL works ranges of cases in processes side by side
-(``recalc_shards``), each range with a cursor of its own.
+The chunk loop is ``recalc_chunks``; it walks the cases in household order. A large job on PostgreSQL works
+ranges of households in processes side by side (``recalc_shards``), each range with a cursor of its own.
 
-Resumable: the job's cursor (the last case id done) commits with each chunk's changes and events, so an
+Resumable: the job's cursor (the last household done) commits with each chunk's changes and events, so an
 interrupted run loses at most the chunk in hand, and the next run (the schedule's, or a caseworker's) goes on
 after the cursor. Safe to re-run: a case whose amount from the effective date is already the new one is left
 alone, so a second run publishes nothing; one ``BenefitChanged`` per changed benefit.

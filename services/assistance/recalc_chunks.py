@@ -1,6 +1,7 @@
 """The recalculation's chunk loop (``recalc`` runs it for a job, ``recalc_shards`` for each of a large job's
-ranges): the open cases of a range of ids read a chunk at a time, reassessed (``reassessment``) and written with
-the cursor that makes the range resumable, one transaction per chunk, committed in order.
+ranges): the open cases of a range of households read a chunk of whole households at a time, reassessed
+(``reassessment``) and written with the cursor (the last household done) that makes the range resumable, one
+transaction per chunk, committed in order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from civic import bulk
 from civic.db import table_of
 from civic.outbox import Outbox
 from services.assistance import lifecycle, rules
+from services.assistance.facts import HouseholdRange
 from services.assistance.models import OPEN, Case, RecalculationJob, RecalculationShard
 from services.assistance.reassessment import (
     MEMO_LIMIT,
@@ -181,33 +183,46 @@ async def read_chunk(
     session: AsyncSession, cursor: str, through: str, size: int, region_code: str, effective_from: date,
     in_region: dict[str, bool], head: asyncio.Future[Head | None],
 ) -> Chunk | None:  # fmt: skip
-    """The next ``size`` cases after ``cursor`` (up to ``through``, if not "") and the facts of those the standard
-    covers, in a transaction of ``session`` left open for the chunk's write; None (the session closed) past the
-    last case. ``head`` is resolved as soon as the cases are known (None past the last case or on failure),
-    before their facts."""
+    """The cases of the next households after ``cursor`` (up to ``through``, if not ""), whole households of at
+    most ``size`` cases between them, and the facts of those the standard covers, in a transaction of
+    ``session`` left open for the chunk's write; None (the session closed) past the last case. ``head`` is
+    resolved as soon as the cases are known (None past the last case or on failure), before their facts."""
     try:
+        conn = await session.connection()
         c = table_of(Case).c
-        # By primary key alone, filtered here: the only plan is a walk along the key, however many cases are
-        # closed (a filter on status let PostgreSQL sort every open case once per chunk). Suspended cases count:
-        # reinstated, they are paid at the amount in force.
+        # In household order, by the index on the household alone, filtered here: the facts of a chunk are then
+        # a range of households, read by one walk along each table's index instead of a descent per household
+        # (the means query took a third of the job). A case with no household has nothing to reassess.
         walk = core_select(c.id, c.benefit, c.resident_id, c.region_code, c.household_id, c.setting,
-                           c.child_category, c.status).where(c.id > cursor)  # fmt: skip
+                           c.child_category, c.status).where(c.household_id > cursor)  # fmt: skip
         if through:
-            walk = walk.where(c.id <= through)
-        rows = await bulk.fetch_all(await session.connection(), walk.order_by(c.id).limit(size))
+            walk = walk.where(c.household_id <= through)
+        rows = await bulk.fetch_all(conn, walk.order_by(c.household_id).limit(size + 1))
         if not rows:
             head.set_result(None)
             await session.close()
             return None
+        if len(rows) > size:  # the last household read may go on past the limit: it waits for the next chunk
+            beyond = rows[size][_HOUSEHOLD]
+            cut = next(i for i, row in enumerate(rows) if row[_HOUSEHOLD] == beyond)
+            if cut == 0:  # one household with more cases than a chunk: all of them, in this one
+                rows = await bulk.fetch_all(conn, walk.where(c.household_id == beyond))
+            else:
+                rows = rows[:cut]
+        last = rows[-1][_HOUSEHOLD]
         # by position: the driver's records have no attributes, and a row's index is cheap (a million rows)
-        cases = [CaseRow._make(r) for r in rows if r[_STATUS] in _OPEN_STATUSES and r[_HOUSEHOLD] is not None]
-        head.set_result((rows[-1][0], len(cases)))
+        cases = [CaseRow._make(r) for r in rows if r[_STATUS] in _OPEN_STATUSES]
+        head.set_result((last, len(cases)))
         for case in cases:
             if case.region_code not in in_region:
                 in_region[case.region_code] = covered(region_code, case.region_code)
         mine = [case for case in cases if in_region[case.region_code]]
-        chunk_facts = await read_facts(session, mine, effective_from)
-        return Chunk(session, rows[-1][0], len(cases), mine, chunk_facts)
+        # The facts of the whole range of households when the standard covers most of them (a city's new
+        # standard); of the covered ones alone when it covers few (a county's, in a city's database).
+        households = len({row[_HOUSEHOLD] for row in rows})
+        span = HouseholdRange(cursor, last) if len({case.household_id for case in mine}) * 3 >= households else None
+        chunk_facts = await read_facts(session, mine, effective_from, span)
+        return Chunk(session, last, len(cases), mine, chunk_facts)
     except BaseException:
         if not head.done():
             head.set_result(None)

@@ -1,6 +1,7 @@
-"""A large recalculation spread over processes (PostgreSQL): the cases split into disjoint ranges of ids when the
-job starts (``split``), each range worked by the chunk loop (``recalc_chunks.work_range``) in a process of its own
-— the service's, and children it starts (``python -m services.assistance.recalc_shards``) — with its own cursor.
+"""A large recalculation spread over processes (PostgreSQL): the cases split into disjoint ranges of households
+when the job starts (``split``), each range worked by the chunk loop (``recalc_chunks.work_range``) in a process
+of its own — the service's, and children it starts (``python -m services.assistance.recalc_shards``) — with its
+own cursor.
 
 Why processes: the job's Python is one core's work, and it was the critical path (the database's work ran beside
 it, on the other core, which stayed half idle). On two cores, from copies of one seeded cluster, alternating, a
@@ -79,17 +80,20 @@ async def forget_shards(session: AsyncSession, job_id: str) -> None:
 
 
 async def split(session: AsyncSession, job_id: str, workers: Workers) -> list[RecalculationShard]:
-    """The job's ranges, about equal in cases, added to ``session`` (the caller commits); none if there are too few
-    cases for more than one. Cases added later fall in a range by their id: the last has no upper bound."""
+    """The job's ranges of households, about equal in cases, added to ``session`` (the caller commits); none if
+    there are too few cases for more than one. Cases added later fall in a range by their household: the last
+    has no upper bound."""
     c = table_of(Case).c
     conn = await session.connection()
-    total = (await conn.execute(select(func.count()).select_from(table_of(Case)))).scalar_one()
+    with_household = c.household_id.is_not(None)
+    total = (await conn.execute(select(func.count()).select_from(table_of(Case)).where(with_household))).scalar_one()
     count = min(workers.count, total // max(1, workers.min_cases))
     if count < 2:
         return []
     bounds = [""]
     for k in range(1, count):  # an index walk to each bound: ~0.1 s at a million
-        at = (await conn.execute(select(c.id).order_by(c.id).offset(total * k // count - 1).limit(1))).scalar_one()
+        at = (await conn.execute(select(c.household_id).where(with_household).order_by(c.household_id)
+                                 .offset(total * k // count - 1).limit(1))).scalar_one()  # fmt: skip
         bounds.append(at)
     shards = [RecalculationShard(job_id=job_id, shard=k, after=bounds[k], cursor=bounds[k],
                                  through=bounds[k + 1] if k + 1 < count else "") for k in range(count)]  # fmt: skip

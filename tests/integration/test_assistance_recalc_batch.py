@@ -137,6 +137,14 @@ async def accept_history_again(service: Any) -> None:
         await conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON benefit_history" if postgresql else ""))
 
 
+async def households_of(service: Any, case_ids: list[str]) -> list[str]:
+    """The household of each case, in the same order (the job's cursor is the last household done)."""
+    async with service.sessions() as session:
+        rows = (await session.exec(select(Case.id, Case.household_id))).all()  # type: ignore[call-overload]
+    household = dict(rows)
+    return [household[case_id] for case_id in case_ids]
+
+
 async def benefit_changed_events(session: AsyncSession) -> int:
     outbox = table_of(OutboxRecord)
     count = select(func.count()).select_from(outbox).where(outbox.c.event_type.like("%benefit-changed%"))
@@ -150,7 +158,13 @@ async def test_the_batch_path_gives_what_the_rules_give(tmp_path: Path) -> None:
             cases = {c.id: c for c in (await session.exec(select(Case).where(Case.id.in_(ids)))).scalars()}  # type: ignore[attr-defined]
             households = await facts.households(session, [c.household_id for c in cases.values() if c.household_id])
             summed = await facts.means(await session.connection(), list(households), EFFECTIVE)
+            ordered = sorted(households)
+            every = await facts.means(await session.connection(), facts.HouseholdRange("", ordered[-1]), EFFECTIVE)
+            some = await facts.means(await session.connection(), facts.HouseholdRange(ordered[2], ordered[5]),
+                                     EFFECTIVE)  # fmt: skip
         assert summed == {hid: rules.means_of(h, EFFECTIVE) for hid, h in households.items()}
+        assert every == summed, "a range of households: every household in it, the same means"
+        assert some == {hid: summed[hid] for hid in ordered[3:6]}, "after the first, up to the last"
 
         first = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=4)
         assert (first.examined, first.finished) == (len(SHAPES), True)
@@ -204,7 +218,8 @@ async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_comm
         async with service.sessions() as session:
             job = await session.get(RecalculationJob, f"371000:{EFFECTIVE.isoformat()}")
             assert job is not None and job.finished_at is None
-            assert job.cursor == ("" if committed_to is None else ids[committed_to]), "the last chunk committed"
+            households = await households_of(service, ids)
+            assert job.cursor == ("" if committed_to is None else households[committed_to]), "the last chunk committed"
             done = set((await session.exec(select(CaseChange.case_id))).scalars().all())  # type: ignore[call-overload]
             events = await benefit_changed_events(session)
         assert done == {cid for cid in changing if committed_to is not None and cid <= ids[committed_to]}
@@ -218,3 +233,64 @@ async def test_a_chunk_that_fails_to_write_leaves_the_cursor_after_the_last_comm
             events = await benefit_changed_events(session)
         assert sorted(history) == sorted(changing), "each changed case once"
         assert events == len(history)
+
+
+async def test_a_chunk_takes_a_household_whole(tmp_path: Path) -> None:
+    """A chunk never splits a household's cases (their facts are read once, with the household's): with chunks of
+    one case, the first household's two cases are worked together, stopped there after a limit of one; the cursor
+    is that household, and the resume does the rest, every changed case once."""
+    async with service_with_shapes(tmp_path) as (service, ids):
+        [first] = await households_of(service, ids[:1])
+        async with service.sessions() as session:
+            session.add(Case(id="c-00-second", benefit="dibao_edge", resident_id=resident_id(), region_code="371002",
+                             household_id=first, paid_from=date(2026, 1, 1), status="active"))  # fmt: skip
+            await session.flush()
+            session.add(BenefitAmount(case_id="c-00-second", effective_from=date(2026, 1, 1), amount_fen=0,
+                                      cause="seed"))  # fmt: skip
+            await session.commit()
+        stopped = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=1, max_cases=1)
+        assert (stopped.examined, stopped.changed, stopped.finished) == (2, 1, False), "the household's two cases"
+        async with service.sessions() as session:
+            job = await session.get(RecalculationJob, f"371000:{EFFECTIVE.isoformat()}")
+        assert job is not None and job.cursor == first
+
+        resumed = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=1)
+        assert (resumed.examined, resumed.finished) == (len(SHAPES) - 1, True)
+        async with service.sessions() as session:
+            history = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
+            events = await benefit_changed_events(session)
+        assert sorted(history) == sorted(ids[i] for i in (0, 1, 3, 4, 5, 9)), "each changed case once"
+        assert events == len(history)
+
+
+async def test_a_county_standard_changes_that_county_only(tmp_path: Path) -> None:
+    """A county's new standard in a city's database: its few cases among the city's are recalculated from their
+    own facts (two of ten households: read by their ids, not as a range), and the other counties' left alone."""
+    moved = (0, 9)  # a 低保 household and a 特困 person
+    async with service_with_shapes(tmp_path) as (service, ids):
+        async with service.sessions() as session:
+            for i in moved:
+                case = await session.get(Case, ids[i])
+                assert case is not None and case.household_id is not None
+                household = await session.get(Household, case.household_id)
+                assert household is not None
+                case.region_code = household.region_code = "371003"
+                session.add_all([case, household])
+            session.add(PolicyParameter(region_code="371003", area="urban", name="dibao_standard", value="760",
+                                        per="month", effective_from=EFFECTIVE, source="test", added_by="test",
+                                        added_at=datetime(2026, 11, 1, tzinfo=UTC)))  # fmt: skip
+            await session.commit()
+        done = await recalculate(service.sessions, service.outbox, "371003", EFFECTIVE, chunk=4)
+        assert (done.examined, done.changed, done.finished) == (len(SHAPES), len(moved), True)
+        async with service.sessions() as session:
+            policy = await current_policy(session)
+            for i in moved:
+                case = await session.get(Case, ids[i])
+                assert case is not None and case.household_id is not None
+                result = facts.reassess(case, await facts.household(session, case.household_id), policy, EFFECTIVE)
+                assert await lifecycle.latest_amount(session, ids[i]) == to_fen(result.monthly_amount)
+            assert result.monthly_amount > 0 and "760" in result.reasons[0] + result.reasons[-1]
+            changed = (await session.exec(select(CaseChange.case_id))).scalars().all()  # type: ignore[call-overload]
+            untouched = [await lifecycle.latest_amount(session, ids[i]) for i in range(len(SHAPES)) if i not in moved]
+        assert sorted(changed) == sorted(ids[i] for i in moved)
+        assert untouched == [shape[6] for i, shape in enumerate(SHAPES) if i not in moved], "other counties' alone"

@@ -20,6 +20,7 @@ from tests.integration.test_assistance_recalc_batch import (
     SHAPES,
     accept_history_again,
     benefit_changed_events,
+    households_of,
     refuse_history_of,
     service_with_shapes,
 )
@@ -66,7 +67,12 @@ async def test_a_job_split_over_processes_does_what_one_process_does(tmp_path: P
         assert [s.after for s in shards] == ["", shards[0].through, shards[1].through] and shards[2].through == ""
         assert [s.cursor for s in shards[:2]] == [s.through for s in shards[:2]], "each range worked to its end"
         assert sum(s.examined for s in shards) == len(SHAPES)
-        assert {s.shard for s in shards if any(s.after < ids[i] <= (s.through or "~") for i in CHANGING)} == {0, 1, 2}
+        households = await households_of(service, ids)
+        assert {s.shard for s in shards if any(s.after < households[i] <= (s.through or "~") for i in CHANGING)} == {
+            0,
+            1,
+            2,
+        }
         async with service.sessions() as session:
             job = await session.get(RecalculationJob, JOB)
         assert job is not None and (job.examined, job.changed) == (len(SHAPES), len(CHANGING))
@@ -123,7 +129,10 @@ async def test_a_range_that_fails_in_a_child_fails_the_job_and_the_resume_comple
         assert job is not None and job.finished_at is None
         shards = await shard_rows(service)
         if split:
-            assert shards[-1].finished_at is None and shards[-1].cursor < refused, "the failed range stopped before it"
+            [household] = await households_of(service, [refused])
+            assert shards[-1].finished_at is None and shards[-1].cursor < household, (
+                "the failed range stopped before it"
+            )
 
         await accept_history_again(service)
         resumed = await recalculate(service.sessions, service.outbox, "371000", EFFECTIVE, chunk=2,
