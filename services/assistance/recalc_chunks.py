@@ -192,7 +192,8 @@ async def read_chunk(
         c = table_of(Case).c
         # In household order, by the index on the household alone, filtered here: the facts of a chunk are then
         # a range of households, read by one walk along each table's index instead of a descent per household
-        # (the means query took a third of the job). A case with no household has nothing to reassess.
+        # (the means query took a third of the job). A case with no household has nothing to reassess. Suspended
+        # cases count: reinstated, they are paid at the amount in force.
         walk = core_select(c.id, c.benefit, c.resident_id, c.region_code, c.household_id, c.setting,
                            c.child_category, c.status).where(c.household_id > cursor)  # fmt: skip
         if through:
@@ -217,8 +218,9 @@ async def read_chunk(
             if case.region_code not in in_region:
                 in_region[case.region_code] = covered(region_code, case.region_code)
         mine = [case for case in cases if in_region[case.region_code]]
-        # The facts of the whole range of households when the standard covers most of them (a city's new
-        # standard); of the covered ones alone when it covers few (a county's, in a city's database).
+        # The facts of the whole range of households when the standard covers a third of them or more (a city's
+        # new standard: a range costs about a third of a list of ids); of the covered ones alone when it covers
+        # fewer (a county's, in a city's database).
         households = len({row[_HOUSEHOLD] for row in rows})
         span = HouseholdRange(cursor, last) if len({case.household_id for case in mine}) * 3 >= households else None
         chunk_facts = await read_facts(session, mine, effective_from, span)
