@@ -7,18 +7,20 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic.app import OutboxDep, SessionDep
 from civic.auth import CurrentUser, Principal, caseworker_of
+from civic.clock import Today
 from civic.money import from_fen, to_fen
 from civic.problems import Conflict, NotFound, Problem
 from contracts.assistance import ApplicationRejected, ApplicationSubmitted, BenefitApproved
 from services.assistance import facts, rules
 from services.assistance.households import visible_household
-from services.assistance.lifecycle import history, members_of
+from services.assistance.lifecycle import history, members_of, set_amount
 from services.assistance.models import Application, ApplicationStatus, BenefitAmount, Case, Household
-from services.assistance.policy_store import current_policy
+from services.assistance.policy_store import PolicyParameter, current_policy, moves_monthly_amounts
 from services.assistance.schemas import DOMAIN, ApplicationCreate, ApplicationPublic, Approval, Decision
 
 router = APIRouter(prefix="/applications", tags=["applications"])
@@ -34,15 +36,21 @@ async def visible_application(session: AsyncSession, application_id: str, viewer
 
 
 async def assess(session: AsyncSession, application: Application, on: date) -> rules.Assessment:
+    [assessment] = await assessments(session, application, [on])
+    return assessment
+
+
+async def assessments(session: AsyncSession, application: Application, dates: list[date]) -> list[rules.Assessment]:
+    """The claim assessed on each of ``dates``, on the household's facts as they are now."""
     claim = rules.Claim(
         benefit=rules.BenefitKind(application.benefit),
         beneficiary=application.beneficiary_resident_id,
         setting=rules.Setting(application.setting) if application.setting else None,
         child_category=rules.ChildCategory(application.child_category) if application.child_category else None,
     )
+    household, policy = await facts.household(session, application.household_id), await current_policy(session)
     try:
-        return rules.assess(claim, await facts.household(session, application.household_id),
-                            await current_policy(session), on)  # fmt: skip
+        return [rules.assess(claim, household, policy, on) for on in dates]
     except rules.Refused as exc:
         raise Problem(422, "claim-refused", "The claim cannot be assessed", str(exc), field=exc.field) from exc
     except rules.MissingPolicy as exc:
@@ -99,9 +107,22 @@ async def verify_application(application_id: str, session: SessionDep, user: Cas
     return ApplicationPublic.of(application)
 
 
+async def standards_since(session: AsyncSession, region_code: str, after: date, through: date) -> list[date]:
+    """The dates after ``after``, up to ``through``, on which figures covering the region and moving monthly
+    amounts took effect, in order."""
+    dates = await session.exec(
+        select(col(PolicyParameter.effective_from))
+        .where(col(PolicyParameter.region_code).in_(rules.region_chain(region_code)),
+               col(PolicyParameter.effective_from) > after, col(PolicyParameter.effective_from) <= through,
+               moves_monthly_amounts())
+        .distinct()
+    )  # fmt: skip
+    return sorted(dates.all())
+
+
 @router.post("/{application_id}/approve")
 async def approve_application(
-    application_id: str, body: Approval, session: SessionDep, outbox: OutboxDep, user: Caseworker
+    application_id: str, body: Approval, session: SessionDep, outbox: OutboxDep, user: Caseworker, today: Today
 ) -> ApplicationPublic:
     application = await visible_application(session, application_id, user)
     if application.status != ApplicationStatus.VERIFIED:
@@ -136,6 +157,14 @@ async def approve_application(
                         members=await members_of(session, case), region_code=case.region_code,
                         monthly_amount=from_fen(amount), effective_from=body.paid_from),
     )  # fmt: skip
+    # Paid from before a standard that has taken effect since: the months from that date are paid under it, as
+    # the recalculation run on its date made them for the cases that existed then. Not eligible under it: the
+    # amount stays for a review, as the recalculation leaves it.
+    since = await standards_since(session, case.region_code, body.paid_from, today)
+    for on, later in zip(since, await assessments(session, application, since), strict=True):
+        if later.eligible:
+            await set_amount(session, outbox, case, on, to_fen(later.monthly_amount), actor=user.subject,
+                             reason=f"new standard from {on}: {later.reasons[-1]}", cause=f"approval: standard of {on}")  # fmt: skip
     await session.commit()
     return ApplicationPublic.of(application)
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, select
+from sqlalchemy import ColumnElement, UniqueConstraint
+from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.assistance.rules import Parameter, Per, Policy
@@ -89,6 +89,12 @@ async def load_fixture(session: AsyncSession, parameters: list[Parameter]) -> in
             added += 1
     await session.commit()
     return added
+
+
+def moves_monthly_amounts() -> ColumnElement[bool]:
+    """The parameters whose new figures change monthly benefits: all but temporary assistance's caps and deadlines,
+    which apply to new grants only."""
+    return col(PolicyParameter.name).not_like("temporary\\_%", escape="\\")
 
 
 async def current_policy(session: AsyncSession) -> Policy:

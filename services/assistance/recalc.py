@@ -33,7 +33,7 @@ from civic.outbox import Outbox
 from civic.schedule import periodic
 from services.assistance import recalc_shards
 from services.assistance.models import RecalculationJob
-from services.assistance.policy_store import PolicyParameter, current_policy
+from services.assistance.policy_store import PolicyParameter, current_policy, moves_monthly_amounts
 from services.assistance.recalc_chunks import CHUNK, Progress, covered, work_range
 from services.assistance.recalc_shards import Workers
 
@@ -123,8 +123,7 @@ async def due_recalculations(session: AsyncSession, today: date) -> list[tuple[s
         select(col(PolicyParameter.region_code), col(PolicyParameter.effective_from),
                func.max(col(PolicyParameter.added_at)))
         .where(PolicyParameter.effective_from <= today,
-               # temporary assistance's caps and deadlines apply to new grants only, not to monthly benefits
-               col(PolicyParameter.name).not_like("temporary\\_%", escape="\\"))
+               moves_monthly_amounts())
         .group_by(col(PolicyParameter.region_code), col(PolicyParameter.effective_from))
     )).all()  # fmt: skip
     due: list[tuple[str, date]] = []

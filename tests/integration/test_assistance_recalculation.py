@@ -132,3 +132,49 @@ async def test_the_service_recalculates_on_the_effective_date_resumably_and_once
         assert {(d["previous_amount"], d["monthly_amount"], d["effective_from"]) for d in changed} == {
             ("870.00", "1050.00", effective.isoformat())
         }
+
+
+async def test_a_case_approved_later_from_before_a_standard_is_paid_under_it_from_its_date(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The recalculation ran on the standard's date, before this case existed. Approved afterwards from a month
+    before that date, the case is paid under the new standard from its date — one BenefitChanged, as the job
+    would have published — not at the old amount for good."""
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    cw = identity_headers(CASEWORKER, settings)
+    today = date.today()
+    effective = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+    app = build_app(settings)
+    app.state.clock = lambda: today
+    async with serving(app) as api:
+        added = await api.post("/policy/parameters", headers=cw, json={
+            "region_code": "371000", "area": "urban", "name": "dibao_standard",
+            "effective_from": effective.isoformat(), "value": "750", "per": "month", "source": "test decision"})  # fmt: skip
+        assert added.status_code == 201, added.text
+        app.state.clock = lambda: effective
+        service = app.state.service
+        [job] = await recalculate_due_standards(service.sessions, service.outbox, effective)
+        assert (job.examined, job.finished) == (0, True), "no case yet"
+
+        case_id = await approved(api, cw)  # paid from 2026-01-01, (690 − 400) × 3 = 870 then
+        case = (await api.get(f"/cases/{case_id}", headers=cw)).json()
+        assert case["monthly_amount"] == "1050.00", "(750 − 400) × 3 from the standard's date"
+        history = (await api.get(f"/cases/{case_id}/history", headers=cw)).json()
+        assert [(h["kind"], h["effective_from"], h["amount"]) for h in history] == [
+            ("approved", "2026-01-01", "870.00"),
+            ("amount changed", effective.isoformat(), "1050.00"),
+        ]
+        paid = await api.post("/payment-runs", json={"month": effective.isoformat()}, headers=cw)
+        assert paid.status_code == 200, paid.text
+        payments = (await api.get(f"/cases/{case_id}/payments", headers=cw)).json()
+        assert [(p["month"], p["amount"]) for p in payments] == [(effective.isoformat(), "1050.00")]
+        assert await recalculate_due_standards(service.sessions, service.outbox, effective) == [], "nothing due"
+
+    async def published() -> bool:
+        kinds = [k for k, _ in await events_of_cases(broker.bootstrap, {case_id})]
+        return kinds.count("benefit-approved") == 1 and kinds.count("benefit-changed") == 1
+
+    await eventually(published, what="the approval and the change under the new standard")
+    [changed] = [d for k, d in await events_of_cases(broker.bootstrap, {case_id}) if k == "benefit-changed"]
+    assert (changed["previous_amount"], changed["monthly_amount"], changed["effective_from"]) == (
+        "870.00", "1050.00", effective.isoformat())  # fmt: skip
