@@ -16,7 +16,6 @@ from sqlalchemy import select as core_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from civic import bulk
-from civic.bulk import list_param, one_of
 from civic.db import table_of
 from civic.money import to_fen
 from services.assistance import facts, lifecycle, rules
@@ -87,25 +86,25 @@ class ChunkFacts:
 async def read_facts(
     session: AsyncSession, cases: list[CaseRow], effective_from: date, span: facts.HouseholdRange | None = None
 ) -> ChunkFacts:
-    """One query reads the households' means (``facts.means_figures``: those of ``span`` if given, a range of
-    households that holds most of the cases', else the cases' own), two more the schedules and months paid of
+    """One query reads the households' means (``facts.means_figures``: of every household in ``span`` if given,
+    a range that holds the cases' households, else of the cases' own), two more the schedules and months paid of
     the cases, and the households of personal benefits come whole (``facts.households``)."""
     if not cases:
         return ChunkFacts({}, {}, {}, {})
     conn = await session.connection()
     await bulk.walk_indexes(conn)
     a, p = table_of(BenefitAmount), table_of(Payment)
-    ids = list_param(conn, [case.id for case in cases])
+    ids = bulk.list_param(conn, [case.id for case in cases])
     # A walk along each table's (case, date) key for the chunk's cases, one descent each: the cases of a range
     # of households have ids all over the table.
     schedules: dict[str, list[tuple[date, int]]] = defaultdict(list)
     for case_id, entry_from, amount_fen in await bulk.fetch_all(conn,
         core_select(a.c.case_id, a.c.effective_from, a.c.amount_fen)
-        .where(one_of(conn, a.c.case_id, ids)).order_by(a.c.case_id, a.c.effective_from)
+        .where(bulk.one_of(conn, a.c.case_id, ids)).order_by(a.c.case_id, a.c.effective_from)
     ):  # fmt: skip
         schedules[case_id].append((entry_from, amount_fen))
     last_paid: dict[str, date] = {case_id: month for case_id, month in await bulk.fetch_all(conn,
-        core_select(p.c.case_id, func.max(p.c.month)).where(one_of(conn, p.c.case_id, ids)).group_by(p.c.case_id)
+        core_select(p.c.case_id, func.max(p.c.month)).where(bulk.one_of(conn, p.c.case_id, ids)).group_by(p.c.case_id)
     )}  # fmt: skip
     means = await facts.means_figures(conn, span or [case.household_id for case in cases], effective_from)
     others = [case.household_id for case in cases if case.benefit not in _HOUSEHOLD_KINDS]
