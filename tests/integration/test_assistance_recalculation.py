@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
 
 from civic.auth import Principal, Role, identity_headers
 from civic.broker import EmbeddedBroker
+from civic.config import Settings
 from services.assistance.main import build_app
 from services.assistance.models import RecalculationJob
 from services.assistance.recalc import covered, recalculate_due_standards
@@ -62,6 +64,27 @@ async def approved(api: httpx.AsyncClient, cw: dict[str, str]) -> str:
     return str(decided.json()["case_id"])
 
 
+def next_month_start(today: date) -> date:
+    return date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+
+
+def assistance_today(broker: EmbeddedBroker, tmp_path: Path) -> tuple[FastAPI, Settings, dict[str, str]]:
+    """An assistance service whose clock says today (a test moves it on), and a caseworker's headers for it."""
+    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
+    app = build_app(settings)
+    today = date.today()
+    app.state.clock = lambda: today
+    return app, settings, identity_headers(CASEWORKER, settings)
+
+
+async def add_standard(api: httpx.AsyncClient, cw: dict[str, str], effective: date) -> None:
+    """Weihai's urban 低保 standard raised to 750 from ``effective`` (a date ahead: the API refuses others)."""
+    added = await api.post("/policy/parameters", headers=cw, json={
+        "region_code": "371000", "area": "urban", "name": "dibao_standard",
+        "effective_from": effective.isoformat(), "value": "750", "per": "month", "source": "test decision"})  # fmt: skip
+    assert added.status_code == 201, added.text
+
+
 def test_a_city_standard_covers_its_counties_only() -> None:
     assert covered("371000", "371002") and covered("000000", "500113") and covered("371002", "371002")
     assert not covered("371000", "371102"), "Weihai's standard is not Rizhao's"
@@ -71,18 +94,11 @@ def test_a_city_standard_covers_its_counties_only() -> None:
 async def test_the_service_recalculates_on_the_effective_date_resumably_and_once(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
-    cw = identity_headers(CASEWORKER, settings)
-    today = date.today()
-    effective = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
-    first = build_app(settings)
-    first.state.clock = lambda: today
+    first, settings, cw = assistance_today(broker, tmp_path)
+    effective = next_month_start(date.today())
     async with serving(first) as api:
         cases = sorted([await approved(api, cw) for _ in range(3)])
-        added = await api.post("/policy/parameters", headers=cw, json={
-            "region_code": "371000", "area": "urban", "name": "dibao_standard",
-            "effective_from": effective.isoformat(), "value": "750", "per": "month", "source": "test decision"})  # fmt: skip
-        assert added.status_code == 201, added.text
+        await add_standard(api, cw, effective)
         cap = await api.post("/policy/parameters", headers=cw, json={
             "region_code": "371002", "area": "all", "name": "temporary_expenditure_cap",
             "effective_from": effective.isoformat(), "value": "20000", "per": "once", "source": "test decision"})  # fmt: skip
@@ -91,7 +107,9 @@ async def test_the_service_recalculates_on_the_effective_date_resumably_and_once
         paid = await api.post("/payment-runs", json={"month": effective.isoformat()}, headers=cw)
         assert paid.json()["paid"] == 3
         service = first.state.service
-        assert await recalculate_due_standards(service.sessions, service.outbox, today) == [], "not before the date"
+        assert await recalculate_due_standards(service.sessions, service.outbox, date.today()) == [], (
+            "not before the date"
+        )
         # Interrupted after two cases (each chunk commits with its cursor) ...
         [part] = await recalculate_due_standards(service.sessions, service.outbox, effective, chunk=1, max_cases=2)
         assert (part.job_id, part.examined, part.changed, part.finished) == (f"371000:{effective}", 2, 2, False)
@@ -140,17 +158,10 @@ async def test_a_case_approved_later_from_before_a_standard_is_paid_under_it_fro
     """The recalculation ran on the standard's date, before this case existed. Approved afterwards from a month
     before that date, the case is paid under the new standard from its date — one BenefitChanged, as the job
     would have published — not at the old amount for good."""
-    settings = settings_for(f"assistance-{uuid.uuid4().hex[:6]}", tmp_path, broker.bootstrap)
-    cw = identity_headers(CASEWORKER, settings)
-    today = date.today()
-    effective = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
-    app = build_app(settings)
-    app.state.clock = lambda: today
+    app, _, cw = assistance_today(broker, tmp_path)
+    effective = next_month_start(date.today())
     async with serving(app) as api:
-        added = await api.post("/policy/parameters", headers=cw, json={
-            "region_code": "371000", "area": "urban", "name": "dibao_standard",
-            "effective_from": effective.isoformat(), "value": "750", "per": "month", "source": "test decision"})  # fmt: skip
-        assert added.status_code == 201, added.text
+        await add_standard(api, cw, effective)
         app.state.clock = lambda: effective
         service = app.state.service
         [job] = await recalculate_due_standards(service.sessions, service.outbox, effective)
