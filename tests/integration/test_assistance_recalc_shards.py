@@ -16,6 +16,7 @@ from services.assistance.recalc import Workers, recalculate
 from services.assistance.recalc_shards import RangeFailed
 from tests.factories import resident_id
 from tests.integration.test_assistance_recalc_batch import (
+    CHANGING,
     EFFECTIVE,
     SHAPES,
     accept_history_again,
@@ -25,7 +26,6 @@ from tests.integration.test_assistance_recalc_batch import (
     service_with_shapes,
 )
 
-CHANGING = (0, 1, 3, 4, 5, 9)  # the shapes the new standard changes (test_assistance_recalc_batch finds them)
 JOB = f"371000:{EFFECTIVE.isoformat()}"
 
 
